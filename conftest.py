@@ -1,0 +1,28 @@
+"""Make every test run, notebooks included, hermetic.
+
+This runs before any test or notebook kernel starts, so the kernels nbval launches
+inherit the environment set here:
+
+* TORCH_HOME points at a private folder holding stand-in weights (never the
+  learner's own cache), unless COURSE_REAL_WEIGHTS=1 (``make test-pretrained``);
+* COURSE_OFFLINE=1 so nothing tries the network;
+* matplotlib draws off-screen, and torch uses the cores it is given.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+
+
+def pytest_configure(config):
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ["COURSE_UNDER_TEST"] = "1"
+    if os.environ.get("COURSE_REAL_WEIGHTS") == "1":
+        return
+    from standin_weights import STANDIN_TORCH_HOME, write_standins
+
+    write_standins(STANDIN_TORCH_HOME)
+    os.environ["TORCH_HOME"] = str(STANDIN_TORCH_HOME)
+    os.environ["COURSE_OFFLINE"] = "1"

@@ -1,0 +1,69 @@
+"""Pick a device, seed every random generator, and describe the environment.
+
+Three small jobs that every notebook starts with. Keeping them here means each
+notebook's first cell is one line, and a workshop helper reading
+``environment_report()`` sees the same facts on every learner's machine.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+
+import numpy as np
+import torch
+import torchvision
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Return the best available device: CUDA, then Apple's MPS, then the CPU.
+
+    ``prefer`` forces one ("cpu", "cuda", "mps"); the environment variable
+    ``COURSE_DEVICE`` does the same without editing a notebook.
+    """
+    prefer = prefer or os.environ.get("COURSE_DEVICE")
+    if prefer:
+        if prefer.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {prefer!r} was asked for, but torch sees no CUDA GPU. Use 'cpu'.")
+        if prefer == "mps" and not _mps_available():
+            raise ValueError("device 'mps' was asked for, but this torch has no Apple MPS support. Use 'cpu'.")
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (CPU and every GPU) so that runs repeat."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def environment_report(device: torch.device | None = None) -> dict[str, str]:
+    """The facts a helper asks for first: versions, device and CPU threads."""
+    device = device or get_device()
+    report = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "device": str(device),
+        "cpu threads (torch)": str(torch.get_num_threads()),
+        "cuda available": str(torch.cuda.is_available()),
+    }
+    if device.type == "cuda":
+        report["gpu"] = torch.cuda.get_device_name(device)
+    return report
