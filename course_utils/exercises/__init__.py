@@ -26,7 +26,7 @@ def report(ok: bool, message: str) -> bool:
 
 
 def solution_source(solution: Callable) -> str:
-    """The source code of a solution function, without its def line and docstring."""
+    """A solution function's body as notebook code: no def line, docstring or return."""
     lines = inspect.getsource(solution).splitlines()
     body = lines[1:]
     doc = inspect.getdoc(solution)
@@ -34,7 +34,13 @@ def solution_source(solution: Callable) -> str:
         quote = body[0].strip()[:3]
         end = next(i for i, line in enumerate(body) if line.rstrip().endswith(quote) and (i > 0 or line.strip().count(quote) >= 2))
         body = body[end + 1:]
-    return textwrap.dedent("\n".join(body)).strip()
+    lines = textwrap.dedent("\n".join(body)).strip().splitlines()
+    # A solution ends in `return <answer>`; in a notebook cell that line is `answer = ...`.
+    if lines and lines[-1].startswith("return "):
+        value = lines.pop()[len("return "):]
+        if value != "answer":
+            lines.append(f"answer = {value}")
+    return "\n".join(lines).rstrip()
 
 
 def reveal(solution: Callable) -> None:

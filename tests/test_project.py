@@ -1,0 +1,86 @@
+"""The project's own conventions: packaging agrees, notebooks are clean, loading is safe."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def _pyproject_requirements() -> set[str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return {r.replace(" ", "") for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+
+
+def _environment_yml_pip_requirements() -> set[str]:
+    lines = (REPO / "environment.yml").read_text().splitlines()
+    start = lines.index("  - pip:")
+    reqs = set()
+    for line in lines[start + 1:]:
+        m = re.match(r"^\s+- (\S.*)$", line)
+        if m and not m.group(1).startswith("-e"):
+            reqs.add(m.group(1).replace(" ", ""))
+    return reqs
+
+
+def test_environment_yml_and_pyproject_declare_the_same_packages():
+    assert _environment_yml_pip_requirements() == _pyproject_requirements()
+
+
+def test_declared_ranges_admit_the_course_torch():
+    reqs = _pyproject_requirements()
+    assert any(r.startswith("torch>=") for r in reqs) and any(r.startswith("torchvision>=") for r in reqs)
+    from packaging.specifiers import SpecifierSet
+
+    for name, version in (("torch", "2.14.1"), ("torchvision", "0.29.1")):
+        spec = next(r[len(name):] for r in reqs if re.match(rf"{name}[<>=]", r))
+        assert version in SpecifierSet(spec), f"{name} {version} not admitted by {spec}"
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (REPO / ".ci" / "run").read_text()
+    readme = (REPO / "README.md").read_text()
+    assert "make test" in ci
+    assert "make test" in readme and "make lab" in readme
+
+
+def test_there_are_nine_numbered_notebooks():
+    names = [p.stem for p in NOTEBOOKS]
+    assert [n[:2] for n in names] == [f"{i:02d}" for i in range(9)], names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs; run `make clean-outputs`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_follows_the_course_conventions(path):
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    title = "".join(cells[0]["source"])
+    assert cells[0]["cell_type"] == "markdown" and title.startswith("# ")
+    assert "What you will learn" in title and re.search(r"Time:\*?\*?\s*about \d+", title), "title cell needs learn + time"
+    headings = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    assert any(h.startswith("## Summary") for h in headings), "needs a ## Summary"
+    assert any(h.startswith("## Exercises") for h in headings), "needs ## Exercises"
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "reveal(" in code and "check_" in code, "exercises need a check and a revealable solution"
+    assert "assert " in code, "needs assert checkpoints"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_no_torch_load_without_weights_only():
+    out = subprocess.run(["git", "grep", "-n", r"torch\.load(", "--", "*.py", "*.ipynb"],
+                         cwd=REPO, capture_output=True, text=True).stdout
+    unsafe = [line for line in out.splitlines() if "weights_only=True" not in line]
+    assert not unsafe, unsafe
