@@ -22,7 +22,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --durations=15
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=20
 
 prefetch: $(STAMP)
 	$(BIN)/python -m course_utils.prefetch
