@@ -31,3 +31,187 @@ def show_images(images: list, titles: list[str] | None = None, ncols: int = 4, s
             ax.set_title(titles[i], fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def show_topk(images: list, predictions: list, titles: list[str] | None = None, size: float = 2.6) -> Figure:
+    """One row per image: the image, then a horizontal bar chart of its top-k classes.
+
+    ``predictions[i]`` is a list of rows with ``.name`` and ``.probability``
+    (e.g. from ``course_utils.inference.topk``), most probable first.
+    """
+    if len(images) == 0 or len(images) != len(predictions):
+        raise ValueError(f"show_topk needs one prediction list per image, got {len(images)} images and {len(predictions)} lists.")
+    fig, axes = plt.subplots(len(images), 2, figsize=(3.6 * size, size * len(images)),
+                             squeeze=False, gridspec_kw={"width_ratios": [1, 1.8]})
+    for i, (img, rows) in enumerate(zip(images, predictions)):
+        ax_img, ax_bar = axes[i]
+        if isinstance(img, torch.Tensor):
+            img = img.detach().cpu().numpy()
+        ax_img.imshow(img)
+        ax_img.axis("off")
+        if titles:
+            ax_img.set_title(titles[i], fontsize=10)
+        names = [r.name for r in rows][::-1]
+        probs = [r.probability for r in rows][::-1]
+        ax_bar.barh(range(len(rows)), probs, color="tab:blue")
+        ax_bar.set_yticks(range(len(rows)), names, fontsize=9)
+        ax_bar.set_xlim(0, max(max(probs) * 1.15, 1e-3))
+        ax_bar.set_xlabel("softmax probability")
+        for y, p in enumerate(probs):
+            ax_bar.text(p, y, f" {p:.1%}" if p >= 0.01 else f" {p:.2%}", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --- notebook 01 (architecture): where parameters, FLOPs and memory live -------------
+
+def plot_layer_costs(table, title: str = "") -> Figure:
+    """Three bar charts, one bar per weight layer: parameters, multiply-adds, output memory.
+
+    ``table`` is a ``course_utils.architecture.layer_table`` result. Side by side they
+    show VGG's lopsidedness: the parameters sit in fc6-fc8, the multiply-adds in the
+    convolutions, and the activation memory in the first, full-resolution blocks.
+    """
+    rows = [r for r in table if r.kind.startswith("conv") or r.kind == "fc"]
+    names = [r.paper_name for r in rows]
+    colours = ["tab:orange" if r.kind == "fc" else "tab:blue" for r in rows]
+    values = [
+        ([r.params / 1e6 for r in rows], "parameters (millions)"),
+        ([r.macs / 1e9 for r in rows], "multiply-adds (billions)"),
+        ([r.activation_bytes / 2**20 for r in rows], "output memory (MiB, float32)"),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 0.22 * len(rows) + 1.5), sharey=True)
+    y = np.arange(len(rows))
+    for ax, (vals, label) in zip(axes, values):
+        ax.barh(y, vals, color=colours)
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, names, fontsize=8)
+    axes[0].invert_yaxis()
+    c, h, w = table.input_size
+    fig.suptitle(title or f"Per layer, one {h}x{w} image (blue: convolutions, orange: fully connected)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_conv_fc_split(table, title: str = "") -> Figure:
+    """Two 100% bars: the share of parameters and of multiply-adds in conv vs FC layers."""
+    split = table.split()
+    fig, ax = plt.subplots(figsize=(8, 2.2))
+    for y, key in enumerate(["params", "macs"]):
+        total = split["conv"][key] + split["fc"][key]
+        left = 0.0
+        for part, colour in [("conv", "tab:blue"), ("fc", "tab:orange")]:
+            share = split[part][key] / total
+            ax.barh(y, share, left=left, color=colour, label=part if y == 0 else None)
+            if share > 0.04:
+                ax.text(left + share / 2, y, f"{part} {share:.1%}", ha="center", va="center", color="white", fontsize=9)
+            left += share
+    ax.set_yticks([0, 1], ["parameters", "multiply-adds"])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the whole network")
+    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 1.35), ncol=2, fontsize=8)
+    ax.set_title(title or "Convolutions (conv) vs fully connected layers (fc)", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_footprints(footprints: list, titles: list[str]) -> Figure:
+    """Heat maps of ``architecture.gradient_footprint`` results: what one output cell sees."""
+    fig, axes = plt.subplots(1, len(footprints), figsize=(3 * len(footprints), 3), squeeze=False)
+    for ax, fp, t in zip(axes[0], footprints, titles):
+        fp = fp.detach().cpu().numpy() if isinstance(fp, torch.Tensor) else np.asarray(fp)
+        ax.imshow(fp, cmap="viridis")
+        ax.set_title(t, fontsize=10)
+        ax.set_xticks(range(0, fp.shape[1], 2))
+        ax.set_yticks(range(0, fp.shape[0], 2))
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# --- notebooks 06 (feature maps) and 07 (Grad-CAM) ----------------------------------
+
+def show_filters(patches: torch.Tensor, ncols: int = 16, size: float = 0.7, title: str = "") -> Figure:
+    """First-layer filters as colour patches: ``patches`` is (N, k, k, 3) in [0, 1] (see features.filters_as_images)."""
+    n = len(patches)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(n):
+        axes.flat[i].imshow(patches[i].numpy(), interpolation="nearest")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_feature_maps(feature_map: torch.Tensor, channels: list[int], ncols: int = 8, size: float = 1.4,
+                      title: str = "", cmap: str = "viridis") -> Figure:
+    """Chosen channels of one (C, H, W) or (1, C, H, W) feature map, one small image each."""
+    fm = feature_map[0] if feature_map.dim() == 4 else feature_map
+    n = len(channels)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, c in zip(axes.flat, channels):
+        ax.imshow(fm[c].detach().cpu().numpy(), cmap=cmap)
+        ax.set_title(f"ch {c}", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_blocks(maps: dict, channels_per_block: dict, size: float = 1.3, cmap: str = "viridis") -> Figure:
+    """One row per layer of ``maps`` ({name: (1, C, H, W)}), showing that layer's chosen channels."""
+    names = list(maps)
+    ncols = max(len(channels_per_block[n]) for n in names)
+    fig, axes = plt.subplots(len(names), ncols, figsize=(size * ncols + 1.2, size * len(names)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, name in enumerate(names):
+        fm = maps[name][0]
+        for c, ch in enumerate(channels_per_block[name]):
+            axes[r, c].imshow(fm[ch].detach().cpu().numpy(), cmap=cmap)
+        axes[r, 0].set_title(f"{name}  {tuple(fm.shape)}", fontsize=8, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def show_heatmaps(images: list, titles: list[str] | None = None, ncols: int = 4, size: float = 3.0) -> Figure:
+    """Overlays (H, W, 3) or plain (H, W) maps side by side; maps are drawn with a colour bar scale 0-1."""
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, img in enumerate(images):
+        img = img.detach().cpu().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
+        axes.flat[i].imshow(img, cmap="jet" if img.ndim == 2 else None, vmin=0, vmax=1)
+        if titles:
+            axes.flat[i].set_title(titles[i], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sanity(steps: list[str], curves: dict, title: str = "") -> Figure:
+    """Rank correlation with the original map (y) as layers are randomised from the top (x), one line per method."""
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    for label, values in curves.items():
+        ax.plot(range(len(steps)), values, marker="o", label=label)
+    ax.set_xticks(range(len(steps)), steps, rotation=60, fontsize=8)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_ylim(-0.3, 1.05)
+    ax.set_ylabel("Spearman rank correlation\nwith the original map")
+    ax.set_xlabel("randomised from the top down to ...")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

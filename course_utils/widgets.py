@@ -7,3 +7,220 @@ what the tests call, so every explorer is tested without a browser.
 """
 
 from __future__ import annotations
+
+
+# --- notebook 01 (architecture): the architecture explorer ---------------------------
+
+from dataclasses import dataclass as _dataclass
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+if _TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from course_utils.architecture import LayerTable
+
+
+@_dataclass
+class ArchitectureView:
+    """What the architecture explorer shows for one choice of controls."""
+
+    config: str  # "A".."E"
+    batch_norm: bool
+    input_size: int
+    table: LayerTable
+    summary: str  # one paragraph of Markdown
+    figure: Figure  # from viz.plot_layer_costs
+
+
+def architecture_view(config: str = "D", batch_norm: bool = False, input_size: int = 224) -> ArchitectureView:
+    """Count one VGG configuration at one input size: the table, a summary and the plots.
+
+    The model is built on the "meta" device (shapes only), so this takes milliseconds
+    for any configuration and any size, and allocates none of VGG's 500+ MB.
+    """
+    import torch
+
+    from course_utils.architecture import DEPTH, build_vgg, config_key, layer_table
+    from course_utils.viz import plot_layer_costs
+
+    key = config_key(config)
+    with torch.device("meta"):
+        model = build_vgg(key, batch_norm=batch_norm, init_weights=False)
+    table = layer_table(model, (3, input_size, input_size))
+    split = table.split()
+    name = f"configuration {key} (VGG{DEPTH[key]}{', batch norm' if batch_norm else ''})"
+    summary = (
+        f"**{name}** at {input_size}x{input_size}: {table.params:,} parameters "
+        f"({table.weight_bytes / 2**20:,.0f} MiB as float32), {table.gmacs:.2f} G multiply-adds per image, "
+        f"{table.activation_bytes / 2**20:,.1f} MiB of layer outputs per image. "
+        f"The FC layers hold {split['fc']['params'] / table.params:.1%} of the parameters; "
+        f"the convolutions do {split['conv']['macs'] / table.macs:.1%} of the multiply-adds."
+    )
+    figure = plot_layer_costs(table, title=f"{name}, one {input_size}x{input_size} image")
+    return ArchitectureView(key, batch_norm, input_size, table, summary, figure)
+
+
+def architecture_explorer(config: str = "D", batch_norm: bool = False, input_size: int = 224):
+    """Controls for configuration, batch norm and input size; redraws ``architecture_view``."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, Markdown, display
+
+    from course_utils.architecture import CONFIGS, config_key
+
+    config_box = widgets.Dropdown(options=list(CONFIGS), value=config_key(config), description="config")
+    bn_box = widgets.Checkbox(value=batch_norm, description="batch norm")
+    size_box = widgets.IntSlider(value=input_size, min=32, max=512, step=32, description="input size",
+                                 continuous_update=False)
+    out = widgets.Output()
+
+    def redraw(_=None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            view = architecture_view(config_box.value, bn_box.value, size_box.value)
+            display(Markdown(view.summary))
+            display(view.figure)
+            plt.close(view.figure)
+            display(HTML(view.table._repr_html_()))
+
+    for box in (config_box, bn_box, size_box):
+        box.observe(redraw, names="value")
+    redraw()
+    ui = widgets.VBox([widgets.HBox([config_box, bn_box, size_box]), out])
+    display(ui)
+    return ui
+
+
+# --- notebook 06 (feature maps): the feature-map browser ----------------------------
+
+def feature_map_view(maps: dict, layer: str, channel: int):
+    """One channel of one captured layer, next to the mean activation of all its channels.
+
+    ``maps`` is ``{layer name: (1, C, H, W)}`` as ``course_utils.features.capture`` returns.
+    Returns a matplotlib Figure; raises ValueError for an unknown layer or channel.
+    """
+    import matplotlib.pyplot as plt
+
+    if layer not in maps:
+        raise ValueError(f"no captured layer {layer!r}; captured: {', '.join(maps)}")
+    fm = maps[layer][0]
+    if not 0 <= channel < fm.shape[0]:
+        raise ValueError(f"{layer} has {fm.shape[0]} channels: choose a channel from 0 to {fm.shape[0] - 1}, got {channel}")
+    fig, (ax_map, ax_bar) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
+    im = ax_map.imshow(fm[channel].cpu().numpy(), cmap="viridis")
+    fig.colorbar(im, ax=ax_map, fraction=0.046)
+    active = (fm[channel] > 0).float().mean().item()
+    ax_map.set_title(f"{layer} channel {channel}\n{fm.shape[1]}x{fm.shape[2]}, {active:.0%} of positions active", fontsize=9)
+    ax_map.axis("off")
+    means = fm.mean(dim=(1, 2)).cpu().numpy()
+    ax_bar.bar(range(len(means)), means, width=1.0, color="lightgrey")
+    ax_bar.bar([channel], [means[channel]], width=max(1.0, len(means) / 80), color="tab:red")
+    ax_bar.set_xlabel("channel")
+    ax_bar.set_ylabel("mean activation")
+    ax_bar.set_title(f"all {len(means)} channels of {layer} (red: the one shown)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def feature_map_browser(maps: dict, layer: str | None = None, channel: int = 0):
+    """A layer dropdown and a channel slider over ``feature_map_view``."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    names = list(maps)
+    layer_box = widgets.Dropdown(options=names, value=layer or names[0], description="layer")
+    channel_box = widgets.IntSlider(value=channel, min=0, max=maps[layer_box.value].shape[1] - 1,
+                                    description="channel", continuous_update=False)
+    out = widgets.Output()
+
+    def redraw(_=None) -> None:
+        channel_box.max = maps[layer_box.value].shape[1] - 1
+        with out:
+            out.clear_output(wait=True)
+            fig = feature_map_view(maps, layer_box.value, min(channel_box.value, channel_box.max))
+            display(fig)
+            plt.close(fig)
+
+    layer_box.observe(redraw, names="value")
+    channel_box.observe(redraw, names="value")
+    redraw()
+    ui = widgets.VBox([widgets.HBox([layer_box, channel_box]), out])
+    display(ui)
+    return ui
+
+
+# --- notebook 07 (Grad-CAM): the Grad-CAM explorer ----------------------------------
+
+GRADCAM_METHODS = ("Grad-CAM", "Grad-CAM++", "Guided Grad-CAM", "Guided Backprop", "counterfactual Grad-CAM")
+
+
+def gradcam_view(model, images: dict, image: str, layer: str, target: int | None, method: str = "Grad-CAM",
+                 categories=None):
+    """Explain one image with one method at one layer, for one class (None = top class).
+
+    ``images`` is ``{name: (x, picture)}``: ``x`` the model's (3, H, W) input,
+    ``picture`` the same image in [0, 1] as (H, W, 3) for display. Returns
+    ``(figure, info)`` where ``info`` holds the class explained and its score.
+    """
+    import matplotlib.pyplot as plt
+
+    from course_utils.gradcam import GradCAM, GradCAMPlusPlus, GuidedBackprop, overlay, to_image
+
+    if image not in images:
+        raise ValueError(f"no image {image!r}; choose one of {', '.join(images)}")
+    if method not in GRADCAM_METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(GRADCAM_METHODS)}")
+    x, picture = images[image]
+    cam = GradCAMPlusPlus(model, layer) if method == "Grad-CAM++" else GradCAM(model, layer)
+    result = cam.explain(x, None if target is None else [target], counterfactual=method.startswith("counterfactual"))
+    t = int(result.targets[0])
+    name = categories[t] if categories is not None else f"class {t}"
+    if method in ("Guided Grad-CAM", "Guided Backprop"):
+        guided = GuidedBackprop(model)(x, result.targets)[0]
+        shown = to_image(guided * result.maps[0] if method == "Guided Grad-CAM" else guided)
+    else:
+        shown = overlay(picture, result.maps[0])
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))
+    axes[0].imshow(picture)
+    axes[0].set_title(image, fontsize=9)
+    axes[1].imshow(shown)
+    axes[1].set_title(f"{method} at {cam.layer_name}\nfor '{name}' (logit {result.logits[0, t]:.2f})", fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig, {"target": t, "name": name, "logit": float(result.logits[0, t]), "layer": cam.layer_name,
+                 "map": result.maps[0]}
+
+
+def gradcam_explorer(model, images: dict, layers: list[str], categories=None, classes: dict | None = None):
+    """Dropdowns for image, layer, class and method over ``gradcam_view``.
+
+    ``classes`` maps a label to a class index (None = each image's top class);
+    by default only "top class" is offered.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    classes = {"top class": None, **(classes or {})}
+    image_box = widgets.Dropdown(options=list(images), description="image")
+    layer_box = widgets.Dropdown(options=layers, description="layer")
+    class_box = widgets.Dropdown(options=list(classes), description="class")
+    method_box = widgets.Dropdown(options=GRADCAM_METHODS, description="method")
+    out = widgets.Output()
+
+    def redraw(_=None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            fig, _info = gradcam_view(model, images, image_box.value, layer_box.value,
+                                      classes[class_box.value], method_box.value, categories)
+            display(fig)
+            plt.close(fig)
+
+    for box in (image_box, layer_box, class_box, method_box):
+        box.observe(redraw, names="value")
+    redraw()
+    ui = widgets.VBox([widgets.HBox([image_box, layer_box]), widgets.HBox([class_box, method_box]), out])
+    display(ui)
+    return ui
