@@ -1,0 +1,175 @@
+"""Exercises for notebook 08 (beyond VGG): checks and worked solutions.
+
+Each check takes the learner's answer, never raises, prints what is right or
+still wrong, and returns True or False. The expected values are computed here
+from torchvision (metadata, or a model built on the ``meta`` device, which has
+shapes but no memory), never typed in.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchvision
+
+from course_utils.exercises import NOT_ATTEMPTED, report
+from course_utils.zoo import ZOO, model_card
+
+
+def _not_attempted() -> bool:
+    print(NOT_ATTEMPTED)
+    return False
+
+
+def _as_number(answer) -> float | None:
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- Exercise 1: which designs beat VGG19 at a quarter of its compute? -----------------------
+
+def _better_and_cheaper() -> set[str]:
+    vgg19 = model_card("vgg19")
+    return {a for a in ZOO if model_card(a).acc1 > vgg19.acc1 and model_card(a).gflops < vgg19.gflops / 4}
+
+
+def check_better_and_cheaper(answer) -> bool:
+    """``answer``: the set of zoo architectures more accurate than VGG19 with under 1/4 of its GFLOPS."""
+    if answer is None:
+        return _not_attempted()
+    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+        return report(False, f"give a set or list of architecture names such as {{'resnet50'}}, got {answer!r}.")
+    given = {str(a) for a in answer}
+    unknown = given - set(ZOO)
+    if unknown:
+        return report(False, f"{sorted(unknown)} are not zoo keys. Use the architecture keys: {', '.join(ZOO)}.")
+    expected = _better_and_cheaper()
+    if given == expected:
+        return report(True, f"{sorted(expected)}: later designs beat VGG19 with a fraction of its compute.")
+    missing, extra = sorted(expected - given), sorted(given - expected)
+    hint = []
+    if missing:
+        hint.append(f"{len(missing)} qualifying model(s) missing")
+    if extra:
+        hint.append(f"{extra} do not qualify (check both accuracy and GFLOPS)")
+    return report(False, "; ".join(hint) + ". Compare each card's acc1 and gflops with VGG19's.")
+
+
+def solution_better_and_cheaper():
+    """Filter the model cards against VGG19's card."""
+    from course_utils.zoo import zoo_cards
+
+    cards = zoo_cards()
+    vgg19 = next(c for c in cards if c.arch == "vgg19")
+    answer = {c.arch for c in cards if c.acc1 > vgg19.acc1 and c.gflops < vgg19.gflops / 4}
+    return answer
+
+
+# --- Exercise 2: what does torchvision's "GFLOPS" count? ------------------------------------
+
+def _counted_flops(arch: str) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = torchvision.models.get_model(arch, weights=None).eval()
+        x = torch.randn(1, 3, 224, 224)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops()
+
+
+def check_flop_ratio(answer) -> bool:
+    """``answer``: FLOPs counted by ``FlopCounterMode`` for ResNet-18 at 224 divided by ``meta["_ops"] * 1e9``."""
+    if answer is None:
+        return _not_attempted()
+    value = _as_number(answer)
+    if value is None:
+        return report(False, f"expected a number (counted FLOPs / torchvision's figure), got {answer!r}.")
+    expected = _counted_flops("resnet18") / (model_card("resnet18").gflops * 1e9)
+    if abs(value - 1 / expected) < 0.05:
+        return report(False, "your ratio is upside down: counted FLOPs divided by torchvision's figure.")
+    if abs(value - expected) > 0.05:
+        return report(False, f"{value:.3f} is off. Count with FlopCounterMode(display=False) around one forward, "
+                             "then get_total_flops() / (meta['_ops'] * 1e9).")
+    return report(True, f"the ratio is {expected:.2f}: torchvision's figure counts multiply-adds, "
+                        "FlopCounterMode counts the multiply and the add separately.")
+
+
+def solution_flop_ratio():
+    """Count on the 'meta' device: shapes only, no memory, no time."""
+    import torch
+    import torchvision
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = torchvision.models.resnet18().eval()
+        x = torch.randn(1, 3, 224, 224)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x)
+    meta_gflops = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["_ops"]
+    answer = counter.get_total_flops() / (meta_gflops * 1e9)
+    return answer
+
+
+# --- Exercise 3: a residual block by hand ---------------------------------------------------
+
+def check_residual_block(answer) -> bool:
+    """``answer``: ``make_block(channels) -> nn.Module`` computing ``relu(x + F(x))`` with F two 3x3 convs."""
+    from torch import nn
+
+    if answer is None:
+        return _not_attempted()
+    if not callable(answer):
+        return report(False, f"your answer should be a function make_block(channels), got {type(answer).__name__}.")
+    try:
+        block = answer(8)
+    except Exception as err:  # the learner's code may raise anything
+        return report(False, f"make_block(8) raised {type(err).__name__}: {err}")
+    if not isinstance(block, nn.Module):
+        return report(False, f"make_block(8) should return an nn.Module, got {type(block).__name__}.")
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    if len(convs) < 2 or any(c.kernel_size != (3, 3) for c in convs):
+        return report(False, "the residual branch F should hold two 3x3 convolutions (padding=1 keeps the size).")
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 16, 16)
+    block.eval()
+    try:
+        with torch.no_grad():
+            out = block(x)
+            for p in block.parameters():
+                p.zero_()
+            switched_off = block(x)
+    except Exception as err:
+        return report(False, f"running the block raised {type(err).__name__}: {err}")
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        return report(False, f"the output must have the input's shape {tuple(x.shape)}, got {got}. Use padding=1.")
+    if torch.allclose(out, x.relu(), atol=1e-6) or torch.allclose(out, x, atol=1e-6):
+        return report(False, "the output equals the input: the convolutions are not used. Add F(x) to x.")
+    if not (torch.allclose(switched_off, x.relu(), atol=1e-6) or torch.allclose(switched_off, x, atol=1e-6)):
+        return report(False, "with every weight set to zero the block should pass x through (relu(x + 0)). "
+                             "Is the skip connection there? Return relu(x + F(x)).")
+    return report(True, "with its weights at zero the block passes its input through. A block near zero is "
+                        "close to the identity, and gradients flow through the skip path: that is why very deep ResNets train.")
+
+
+def solution_residual_block():
+    """x + F(x), where F is conv-BN-ReLU-conv-BN (the ResNet-18 block without downsampling)."""
+    from torch import nn
+
+    class ResidualBlock(nn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.f = nn.Sequential(
+                nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
+                nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+            )
+
+        def forward(self, x):
+            return (x + self.f(x)).relu()
+
+    answer = ResidualBlock
+    return answer
