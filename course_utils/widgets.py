@@ -113,7 +113,7 @@ def feature_map_view(maps: dict, layer: str, channel: int):
     ax_map.set_title(f"{layer} channel {channel}\n{fm.shape[1]}x{fm.shape[2]}, {active:.0%} of positions active", fontsize=9)
     ax_map.axis("off")
     means = fm.mean(dim=(1, 2)).cpu().numpy()
-    ax_bar.bar(range(len(means)), means, width=1.0, color="lightgrey")
+    ax_bar.bar(range(len(means)), means, width=1.0, color="0.55")
     ax_bar.bar([channel], [means[channel]], width=max(1.0, len(means) / 80), color="tab:red")
     ax_bar.set_xlabel("channel")
     ax_bar.set_ylabel("mean activation")
@@ -178,7 +178,7 @@ def gradcam_view(model, images: dict, image: str, layer: str, target: int | None
     name = categories[t] if categories is not None else f"class {t}"
     if method in ("Guided Grad-CAM", "Guided Backprop"):
         guided = GuidedBackprop(model)(x, result.targets)[0]
-        shown = to_image(guided * result.maps[0] if method == "Guided Grad-CAM" else guided)
+        shown = to_image(guided * result.maps[0] if method == "Guided Grad-CAM" else guided).numpy()
     else:
         shown = overlay(picture, result.maps[0])
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))
