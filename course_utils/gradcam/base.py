@@ -114,7 +114,7 @@ class LayerCapture:
     ...     logits = model(x)
     ...     score = logits[0, 281]
     ...     grad, = torch.autograd.grad(score, cap.activation)
-    >>> cap.gradient is grad   # the tensor hook saw the same gradient
+    >>> torch.equal(cap.gradient, grad)   # the tensor hook saw the same gradient
     """
 
     def __init__(self, model: nn.Module, layer: str | nn.Module | None = None) -> None:
