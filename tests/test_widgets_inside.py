@@ -1,0 +1,96 @@
+"""Notebooks 06 and 07 widgets: the view functions, tested without a browser."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from course_utils.architecture import build_vgg  # noqa: E402
+from course_utils.features import capture  # noqa: E402
+from course_utils.widgets import (  # noqa: E402
+    GRADCAM_METHODS,
+    feature_map_browser,
+    feature_map_view,
+    gradcam_explorer,
+    gradcam_view,
+)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return build_vgg("A", width=0.125, num_classes=5, hidden=32, pool_size=1).eval()
+
+
+@pytest.fixture(scope="module")
+def maps(model):
+    return capture(model, torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)), ["relu1_1", "relu3_2"])
+
+
+@pytest.fixture(scope="module")
+def images():
+    x = torch.rand(3, 32, 48, generator=torch.Generator().manual_seed(1))  # non-square
+    return {"noise": (x, x.permute(1, 2, 0).numpy())}
+
+
+def test_feature_map_view_draws_the_chosen_channel(maps):
+    fig = feature_map_view(maps, "relu3_2", 3)
+    ax_map, ax_bar = fig.axes[0], fig.axes[1]  # fig.axes[2] is the colour bar
+    shown = ax_map.get_images()[0].get_array()
+    assert shown.shape == tuple(maps["relu3_2"].shape[2:])
+    torch.testing.assert_close(torch.as_tensor(shown.data), maps["relu3_2"][0, 3])
+    assert "channel 3" in ax_map.get_title()
+    assert len(ax_bar.patches) == maps["relu3_2"].shape[1] + 1  # every channel, plus the highlighted one
+    plt.close(fig)
+
+
+def test_feature_map_view_errors(maps):
+    with pytest.raises(ValueError, match="relu1_1"):
+        feature_map_view(maps, "relu9_9", 0)
+    with pytest.raises(ValueError, match="0 to 7"):
+        feature_map_view(maps, "relu1_1", 8)
+
+
+def test_feature_map_browser_updates_without_error(maps):
+    ui = feature_map_browser(maps, layer="relu1_1")
+    layer_box, channel_box = ui.children[0].children
+    layer_box.value = "relu3_2"
+    assert channel_box.max == maps["relu3_2"].shape[1] - 1
+    channel_box.value = 5
+    plt.close("all")
+
+
+@pytest.mark.parametrize("method", GRADCAM_METHODS)
+def test_gradcam_view_every_method(model, images, method):
+    fig, info = gradcam_view(model, images, "noise", "relu5_2", None, method, categories=list("abcde"))
+    with torch.no_grad():
+        top = model(images["noise"][0][None]).argmax().item()
+    assert info["target"] == top and info["name"] == "abcde"[top]
+    assert info["map"].shape == (32, 48) and 0 <= info["map"].min() and info["map"].max() <= 1
+    assert fig.axes[1].get_images()[0].get_array().shape[:2] == (32, 48)
+    assert method in fig.axes[1].get_title()
+    plt.close(fig)
+
+
+def test_gradcam_view_explicit_class_and_errors(model, images):
+    fig, info = gradcam_view(model, images, "noise", "relu4_2", 2, "Grad-CAM")
+    assert info["target"] == 2 and info["layer"] == "relu4_2" and info["name"] == "class 2"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="noise"):
+        gradcam_view(model, images, "cat", "relu5_2", None)
+    with pytest.raises(ValueError, match="Grad-CAM"):
+        gradcam_view(model, images, "noise", "relu5_2", None, "LIME")
+    with pytest.raises(ValueError, match="out of range"):
+        gradcam_view(model, images, "noise", "relu5_2", 7)
+
+
+def test_gradcam_explorer_builds_and_redraws(model, images):
+    ui = gradcam_explorer(model, images, ["relu5_2", "relu4_2"], classes={"class 1": 1})
+    (image_box, layer_box), (class_box, method_box) = ui.children[0].children, ui.children[1].children
+    layer_box.value = "relu4_2"
+    class_box.value = "class 1"
+    method_box.value = "Guided Grad-CAM"
+    plt.close("all")
