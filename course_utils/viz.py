@@ -215,3 +215,56 @@ def plot_sanity(steps: list[str], curves: dict, title: str = "") -> Figure:
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+# --- notebook 04 (training): learning curves and a confusion matrix -----------------
+
+def plot_history(histories, x: str = "epoch", title: str | None = None) -> Figure:
+    """Loss and accuracy curves for one ``History`` or a ``{name: History}`` dict.
+
+    Training is dashed, validation solid, one colour per run. ``x="seconds"`` puts
+    wall time on the horizontal axis: the fair axis when runs cost different amounts.
+    """
+    if not isinstance(histories, dict):
+        histories = {"": histories}
+    if x not in ("epoch", "seconds"):
+        raise ValueError(f"x must be 'epoch' or 'seconds', got {x!r}")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for k, (name, h) in enumerate(histories.items()):
+        xs = list(range(1, h.epochs + 1)) if x == "epoch" else h.seconds
+        colour = f"C{k}"
+        label = f"{name} " if name else ""
+        ax_loss.plot(xs, h.train_loss, "--", color=colour, label=f"{label}train")
+        ax_loss.plot(xs, h.val_loss, "-o", color=colour, ms=3, label=f"{label}val")
+        ax_acc.plot(xs, h.train_acc, "--", color=colour, label=f"{label}train")
+        ax_acc.plot(xs, h.val_acc, "-o", color=colour, ms=3, label=f"{label}val")
+    for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.set_xlabel("epoch" if x == "epoch" else "seconds of training")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    ax_acc.set_ylim(0, 1.02)
+    ax_acc.legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix, classes: list[str] | tuple[str, ...], title: str = "") -> Figure:
+    """A confusion matrix (rows: true class, columns: predicted), counts written in each cell."""
+    matrix = np.asarray(matrix)
+    if matrix.shape != (len(classes), len(classes)):
+        raise ValueError(f"matrix shape {matrix.shape} does not match {len(classes)} classes")
+    fig, ax = plt.subplots(figsize=(1 + 0.8 * len(classes), 0.8 + 0.8 * len(classes)))
+    ax.imshow(matrix, cmap="Blues")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            colour = "white" if matrix[i, j] > matrix.max() / 2 else "black"
+            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=colour, fontsize=9)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,190 @@
+"""The training loop, its recipe, the small VGG's contract, and the training plots."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from course_utils.architecture import get_layer, last_conv_relu, paper_names
+from course_utils.data import CLASSES, ShapesDataset
+from course_utils.training import (
+    RECIPE, SMALL_VGG_INPUT, History, confusion_matrix, evaluate, extract_features, load_small_vgg,
+    make_optimizer, make_scheduler, predict, small_vgg, train,
+)
+from course_utils.viz import plot_confusion_matrix, plot_history
+
+
+def _blobs(n: int = 200, seed: int = 0) -> TensorDataset:
+    """Two well-separated Gaussian clouds in 8 dimensions: any model should get them right."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 2
+    x = torch.randn(n, 8, generator=g) * 0.5 + (labels[:, None] * 2 - 1).float() * 2
+    return TensorDataset(x, labels)
+
+
+def _mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))
+
+
+# --- the loop ------------------------------------------------------------------------
+
+def test_train_learns_and_records_one_entry_per_epoch():
+    torch.manual_seed(0)
+    model = _mlp()
+    history = train(model, DataLoader(_blobs(), 32, shuffle=True), DataLoader(_blobs(seed=1), 64), 4,
+                    lr=0.05, device="cpu", progress=False)
+    assert history.epochs == 4
+    for series in (history.train_loss, history.train_acc, history.val_loss, history.val_acc, history.lr, history.seconds):
+        assert len(series) == 4
+    assert history.val_acc[-1] >= 0.95
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.seconds == sorted(history.seconds)
+    assert not model.training, "train() should hand the model back in eval mode"
+
+
+def test_stop_at_ends_training_early():
+    torch.manual_seed(0)
+    history = train(_mlp(), DataLoader(_blobs(), 32, shuffle=True), DataLoader(_blobs(seed=1), 64), 20,
+                    lr=0.05, device="cpu", progress=False, stop_at=0.9)
+    assert history.epochs < 20 and history.val_acc[-1] >= 0.9
+    assert history.time_to(0.9) == history.seconds[-1]
+    assert history.time_to(1.01) is None
+
+
+def test_the_papers_recipe_is_the_default():
+    opt = make_optimizer(_mlp())
+    group = opt.param_groups[0]
+    assert isinstance(opt, torch.optim.SGD)
+    assert group["momentum"] == 0.9 and group["weight_decay"] == 5e-4 and group["lr"] == 0.01
+    assert small_vgg().classifier[2].p == 0.5 and small_vgg().classifier[5].p == 0.5  # dropout
+
+
+def test_make_optimizer_skips_frozen_parameters_and_accepts_groups():
+    model = _mlp()
+    model[0].requires_grad_(False)
+    opt = make_optimizer(model)
+    ids = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert ids == {id(p) for p in model[3].parameters()}
+    groups = make_optimizer([{"params": model[0].parameters(), "lr": 0.001}, {"params": model[3].parameters()}], lr=0.1)
+    assert [g["lr"] for g in groups.param_groups] == [0.001, 0.1]
+
+
+def test_scheduler_divides_the_rate_by_ten_when_validation_accuracy_stalls():
+    opt = make_optimizer(_mlp(), lr=0.1)
+    sched = make_scheduler(opt, patience=1)
+    for acc in (0.5, 0.6, 0.6, 0.6):
+        sched.step(acc)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01)
+    sched.step(0.7)  # improving again: no further drop
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_train_on_images_returns_the_model_in_the_usual_memory_layout():
+    torch.manual_seed(0)
+    ds = ShapesDataset(16, seed=0, size=32)
+    model = small_vgg()
+    train(model, DataLoader(ds, 8), DataLoader(ds, 8), 1, device="cpu", progress=False)
+    conv = model.features[0]
+    assert conv.weight.is_contiguous(), "train() should undo channels_last when it finishes"
+
+
+def test_evaluate_and_predict_agree_with_a_hand_count():
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    y = torch.tensor([0, 1, 1, 1])
+    model = nn.Identity()
+    model.register_parameter("dummy", nn.Parameter(torch.zeros(1)))  # gives the model a device
+    loss, acc = evaluate(model, DataLoader(TensorDataset(x, y), 3))
+    assert acc == 0.75
+    assert loss == pytest.approx(nn.functional.cross_entropy(x, y).item())
+    preds, labels = predict(model, DataLoader(TensorDataset(x, y), 3))
+    assert preds.tolist() == [0, 1, 0, 1] and labels.tolist() == [0, 1, 1, 1]
+
+
+def test_confusion_matrix_rows_are_true_classes():
+    m = confusion_matrix(torch.tensor([0, 1, 0, 2]), torch.tensor([0, 1, 1, 2]), num_classes=3)
+    assert m.tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
+    assert m.sum() == 4
+
+
+def test_extract_features_caches_a_frozen_modules_outputs():
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Linear(8, 4), nn.ReLU())
+    ds = _blobs(20)
+    cached = extract_features(body, DataLoader(ds, 6))
+    assert len(cached) == 20
+    feats, labels = cached.tensors
+    assert feats.shape == (20, 4) and not feats.requires_grad
+    assert torch.allclose(feats, body(ds.tensors[0]))
+    assert torch.equal(labels, ds.tensors[1])
+
+
+def test_history_round_trips_through_a_plain_dict():
+    h = History([1.0], [0.5], [0.9], [0.6], [0.01], [2.0])
+    d = h.as_dict()
+    assert all(isinstance(v, list) for v in d.values())
+    assert History.from_dict(d) == h
+    assert h.best_val_acc() == 0.6 and h.epochs == 1
+
+
+# --- the small VGG's contract (notebooks 06 and 07 rely on it) ---------------------------
+
+def test_small_vgg_contract():
+    model = small_vgg().eval()
+    x = torch.rand(2, 3, SMALL_VGG_INPUT, SMALL_VGG_INPUT)
+    assert model(x).shape == (2, len(CLASSES))
+    names = paper_names(model)
+    assert "pool5" not in names and "pool4" in names
+    assert last_conv_relu(model) == "relu5_2"
+    seen = {}
+
+    def hook(module, inputs, output):
+        seen["shape"] = output.shape
+
+    handle = get_layer(model, "relu5_2").register_forward_hook(hook)
+    model(x)
+    handle.remove()
+    assert seen["shape"][-2:] == (4, 4), "the last conv map should be 4x4 at 64x64 input (pool5 removed)"
+    assert sum(p.numel() for p in model.parameters()) < 500_000
+
+
+def test_small_vgg_variants_for_the_comparisons():
+    no_bn = small_vgg(batch_norm=False)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in no_bn.modules())
+    deep = small_vgg(config="D")
+    convs = lambda m: sum(isinstance(x, nn.Conv2d) for x in m.modules())  # noqa: E731
+    assert convs(deep) == 13 and convs(small_vgg()) == 8
+    assert small_vgg(dropout=0.0).classifier[2].p == 0.0
+
+
+def test_load_small_vgg_says_how_to_rebuild_a_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train_small_vgg"):
+        load_small_vgg(tmp_path / "nope.pt")
+
+
+def test_recipe_is_the_papers_scaled_down():
+    assert RECIPE["lr"] > 0 and RECIPE["n_train"] >= 1000 and RECIPE["epochs"] >= 1
+    assert RECIPE["train_seed"] != RECIPE["val_seed"] != RECIPE["test_seed"]
+
+
+# --- plots -------------------------------------------------------------------------
+
+def test_plot_history_draws_train_and_val_for_each_run():
+    h = History([1.0, 0.5], [0.4, 0.8], [1.1, 0.7], [0.3, 0.7], [0.01, 0.01], [1.0, 2.0])
+    fig = plot_history({"a": h, "b": h}, x="seconds")
+    assert isinstance(fig, Figure)
+    loss_ax, acc_ax = fig.axes[:2]
+    assert len(acc_ax.lines) == 4 and list(acc_ax.lines[1].get_xdata()) == [1.0, 2.0]
+    assert list(plot_history(h).axes[1].lines[0].get_xdata()) == [1, 2]
+    with pytest.raises(ValueError, match="epoch"):
+        plot_history(h, x="steps")
+
+
+def test_plot_confusion_matrix_writes_every_count():
+    fig = plot_confusion_matrix([[3, 1], [0, 4]], ["a", "b"])
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["0", "1", "3", "4"]
+    with pytest.raises(ValueError, match="classes"):
+        plot_confusion_matrix([[1]], ["a", "b"])
