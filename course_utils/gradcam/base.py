@@ -207,15 +207,20 @@ def scale_maps(maps: torch.Tensor, subtract_min: bool = False) -> torch.Tensor:
     return out.clamp(0, 1)
 
 
-def check_input(x: torch.Tensor) -> torch.Tensor:
-    """Accept (3, H, W) or (B, 3, H, W); always return 4-D."""
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (CPU for a model without any)."""
+    return next(model.parameters(), torch.empty(0)).device
+
+
+def check_input(x: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
+    """Accept (3, H, W) or (B, 3, H, W); return 4-D, on the model's device if a model is given."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"expected an image tensor, got {type(x).__name__}. Use a transform such as standard_transform(weights).")
     if x.dim() == 3:
         x = x.unsqueeze(0)
     if x.dim() != 4:
         raise ValueError(f"expected images of shape (B, C, H, W) or (C, H, W), got {tuple(x.shape)}.")
-    return x
+    return x if model is None else x.to(model_device(model))
 
 
 @dataclass
@@ -270,7 +275,7 @@ class BaseCAM:
         ``counterfactual=True`` returns the gradient of ``-score``: what would make
         the network *less* sure of the class (Selvaraju et al., section 5.3 of the paper).
         """
-        x = check_input(x)
+        x = check_input(x, self.model)
         with LayerCapture(self.model, self.layer) as cap, frozen_parameters(self.model), eval_mode(self.model), torch.enable_grad():
             logits = self.model(x.detach())
             if cap.activation is None:

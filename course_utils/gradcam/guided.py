@@ -71,7 +71,7 @@ class GuidedBackprop:
 
     def attribute(self, x: torch.Tensor, targets: Targets = None) -> torch.Tensor:
         """The guided gradient with respect to the input, same shape as ``x`` (batched)."""
-        x = check_input(x).detach().clone().requires_grad_(True)
+        x = check_input(x, self.model).detach().clone().requires_grad_(True)
         with guided_relus(self.model), frozen_parameters(self.model), eval_mode(self.model), torch.enable_grad():
             logits = self.model(x)
             t = check_targets(targets, logits)

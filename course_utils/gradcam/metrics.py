@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 
 def _batched(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    maps, masks = torch.as_tensor(maps).float(), torch.as_tensor(masks).float()
+    maps, masks = torch.as_tensor(maps).detach().float().cpu(), torch.as_tensor(masks).float().cpu()
     if maps.dim() == 2:
         maps = maps[None]
     if masks.dim() == 2:
@@ -120,7 +120,7 @@ def class_discrimination(maps: torch.Tensor, masks: torch.Tensor, tolerance: int
 
     ``maps`` and ``masks`` are (B, 2, H, W).
     """
-    maps, masks = torch.as_tensor(maps).float(), torch.as_tensor(masks).float()
+    maps, masks = torch.as_tensor(maps).detach().float().cpu(), torch.as_tensor(masks).float().cpu()
     if maps.dim() != 4 or maps.shape[1] != 2 or maps.shape != masks.shape:
         raise ValueError(f"expected maps and masks of shape (B, 2, H, W), got {tuple(maps.shape)} and {tuple(masks.shape)}.")
     b, _, h, w = maps.shape
