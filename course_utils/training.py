@@ -10,9 +10,10 @@ Contract of the course's small VGG (notebooks 06 and 07 load it, tests score it)
 
 * ``small_vgg()``: configuration A (VGG11) at width 1/8 (channels 8-16-32-64-64),
   batch norm, FC width 256, dropout 0.5, ``len(CLASSES)`` outputs, and **no
-  pool5**: at the 64x64 input the last conv ReLU (``relu5_2``, ``features.25``)
+  pool5**: at the 64x64 input the last conv ReLU (``relu5_2``, ``features.27``)
   gives a 4x4 map instead of 2x2, twice as fine for Grad-CAM. The adaptive
-  average pool (``pool_size=1``) turns it into 64 numbers for the classifier.
+  average pool (``pool_size=1``) turns it into 64 numbers for the classifier,
+  whose Linear layers use PyTorch's default init (see ``small_vgg``).
 * Input: ``SMALL_VGG_INPUT`` = 64, i.e. ``(B, 3, 64, 64)`` float images in [0, 1]
   exactly as ``course_utils.data.ShapesDataset`` returns them: **no
   normalisation** (the batch norm after the first conv does that job).
@@ -240,9 +241,10 @@ def small_vgg(num_classes: int = len(CLASSES), *, config: str = "A", width: floa
                       hidden=hidden, pool_size=1, dropout=dropout)
     if drop_pool5:
         model.features = model.features[:-1]
-    # torchvision's N(0, 0.01) for the FC layers suits 4096-wide layers; with 256 it
-    # shrinks the signal ~10x per layer and training stalls for epochs (the paper hit the
-    # same wall at full size). PyTorch's default Linear init keeps the scale.
+    # torchvision starts the FC layers at N(0, 0.01). With 256-wide layers that scales the
+    # signal by about 0.01 * sqrt(256) = 0.16 per layer, and our first attempt sat at chance
+    # for four epochs. PyTorch's default Linear init (uniform, scaled by 1/sqrt(fan_in))
+    # keeps the scale, and learning starts in the first epoch.
     for m in model.classifier:
         if isinstance(m, nn.Linear):
             m.reset_parameters()

@@ -137,7 +137,7 @@ def test_small_vgg_contract():
     assert model(x).shape == (2, len(CLASSES))
     names = paper_names(model)
     assert "pool5" not in names and "pool4" in names
-    assert last_conv_relu(model) == "relu5_2"
+    assert last_conv_relu(model) == "relu5_2" and names["relu5_2"] == "features.27"
     seen = {}
 
     def hook(module, inputs, output):
