@@ -61,7 +61,9 @@ def main() -> None:
     load_after = os.getloadavg()[0]
 
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs visible")
-    print(f"load average (1 min) before {load_before:.2f}, after {load_after:.2f}  (above {args.threads} = shared CPU)")
+    print(f"load average (1 min) before {load_before:.2f}, after {load_after:.2f}")
+    if max(load_before, load_after) > os.cpu_count() - 0.5:
+        print("  the CPU is shared with other work: times are inflated (try --threads 1, or rerun when idle)")
     print(f"drawing {len(train_set) + len(val_set)} images: {drawing:.1f} s (once, not counted below)")
     for e in range(history.epochs):
         print(f"  epoch {e + 1}: {history.seconds[e]:6.1f} s  train acc {history.train_acc[e]:.3f}  "

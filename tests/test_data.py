@@ -15,7 +15,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from course_utils.data import CLASSES, ShapesDataset, TwoShapesDataset, draw_shape, sample_grid
+from course_utils.data import CLASSES, ShapesDataset, TwoShapesDataset, cifar10, draw_shape, sample_grid
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -198,3 +198,9 @@ def test_sample_grid_titles_each_image_with_its_class():
     assert titles == [CLASSES[i % len(CLASSES)] for i in range(6)]
     fig2 = sample_grid(TwoShapesDataset(4, seed=0), n=4, show_masks=True)
     assert all("+" in ax.get_title() for ax in fig2.axes[:4])
+
+
+def test_real_data_helper_never_downloads_unless_asked(tmp_path):
+    with pytest.raises(RuntimeError, match="download=True"):
+        cifar10(tmp_path)  # nothing there, and download defaults to False
+    assert list(tmp_path.iterdir()) == []
