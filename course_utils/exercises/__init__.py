@@ -19,6 +19,20 @@ from typing import Callable
 NOT_ATTEMPTED = "Not attempted yet: replace the `None` above with your answer, then run this cell again."
 
 
+def not_attempted() -> bool:
+    """Say the exercise is not attempted yet; return False."""
+    print(NOT_ATTEMPTED)
+    return False
+
+
+def call_safely(fn: Callable, *args) -> tuple[object, str | None]:
+    """Call the learner's function; return (result, None) or (None, what went wrong)."""
+    try:
+        return fn(*args), None
+    except Exception as err:  # the learner's code may raise anything; report it, don't crash
+        return None, f"calling your answer raised {type(err).__name__}: {err}"
+
+
 def report(ok: bool, message: str) -> bool:
     """Print a tick or a cross with ``message``; return ``ok``."""
     print(("✅ Correct! " if ok else "❌ Not yet: ") + message)

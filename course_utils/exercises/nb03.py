@@ -12,7 +12,7 @@ import cv2
 import torch
 from torch import nn
 
-from course_utils.exercises import NOT_ATTEMPTED, report
+from course_utils.exercises import not_attempted as _not_attempted, call_safely as _call, NOT_ATTEMPTED, report
 from course_utils.images import load_image, shipped_images
 from course_utils.weights import get_weights
 
@@ -26,17 +26,6 @@ def _reference_tensor() -> torch.Tensor:
     return get_weights("vgg11").transforms()(load_image(_cat_path()))
 
 
-def _not_attempted() -> bool:
-    print(NOT_ATTEMPTED)
-    return False
-
-
-def _call(fn, *args) -> tuple[Any, str | None]:
-    """Call the learner's function; return (result, None) or (None, what went wrong)."""
-    try:
-        return fn(*args), None
-    except Exception as err:  # the learner's code may raise anything; report it, don't crash
-        return None, f"calling your answer raised {type(err).__name__}: {err}"
 
 
 # --- Exercise 1: write weights.transforms() by hand ---------------------------------------
