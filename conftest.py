@@ -15,6 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
 
+# Keeps each notebook nbval executes in .cache/executed/ for `make site` (and gives its kernels
+# the inline matplotlib backend, so figures reach the outputs).
+pytest_plugins = ["nbval_capture"]
+
 
 def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")

@@ -18,7 +18,6 @@ the cost does not depend on the values. Run:  python benchmarks/gradcam_speed.py
 from __future__ import annotations
 
 import argparse
-import statistics
 import warnings
 
 import torch
@@ -40,7 +39,7 @@ def build_methods(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tenso
     pgc_targets = [ClassifierOutputTarget(t) for t in targets]
     return {
         "forward (autograd on)": lambda: model(x),
-        "ours: GradCAM": lambda: ours.cam(x, targets),
+        "ours: GradCAM": lambda: ours(x, targets),
         "captum: LayerGradCam": lambda: captum.attribute(x, target=targets),
         "pytorch-grad-cam: GradCAM": lambda: pgc(x, pgc_targets),
     }
@@ -81,7 +80,8 @@ def main() -> None:
         print(f"\nbatch {batch} ({rounds[batch]} rounds)")
         print(f"  {'method':28s} {'median ms':>10s} {'range ms':>17s} {'/ forward':>10s}")
         for name, t in timings.items():
-            print(f"  {name:28s} {t.median_ms:10.1f} {t.min_s * 1e3:8.1f}-{t.max_s * 1e3:<8.1f} {t.median_s / base:10.2f}")
+            spread = f"{t.min_s * 1e3:8.1f}-{t.max_s * 1e3:<8.1f}"
+            print(f"  {name:28s} {t.median_ms:10.1f} {spread} {t.median_s / base:10.2f}")
         ours = timings["ours: GradCAM"].median_s / base
         print(f"  -> ours / forward = {ours:.2f} (target <= 1.1)")
 

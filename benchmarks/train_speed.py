@@ -29,9 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_utils.data import ShapesDataset  # noqa: E402
 from course_utils.device import seed_everything  # noqa: E402
-from course_utils.training import (  # noqa: E402
-    RECIPE, SMALL_VGG_INPUT, make_optimizer, make_scheduler, small_vgg, train,
-)
+from course_utils.small_vgg import RECIPE, SMALL_VGG_INPUT, small_vgg  # noqa: E402
+from course_utils.training import make_optimizer, make_scheduler, train  # noqa: E402
 
 
 def main() -> None:

@@ -26,15 +26,17 @@ balanced and accuracy is easy to read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch.utils.data import Dataset
+
+from course_utils.viz import image_grid
 
 CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross")
 
@@ -272,16 +274,9 @@ def sample_grid(dataset: Dataset, n: int = 16, ncols: int = 8, show_masks: bool 
 
     With ``show_masks=True`` the object mask is outlined in white on each image.
     """
-    import matplotlib.pyplot as plt
-
-    n = min(n, len(dataset))
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, min(ncols, n), figsize=(1.6 * min(ncols, n), 1.8 * nrows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i in range(n):
+    fig, axes = image_grid(min(n, len(dataset)), ncols, (1.6, 1.8))
+    for i, ax in enumerate(axes):
         image, label, mask = dataset[i][:3]
-        ax = axes.flat[i]
         ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
         labels = label.tolist() if torch.is_tensor(label) else [label]
         ax.set_title(" + ".join(CLASSES[k] for k in labels), fontsize=8)
@@ -302,10 +297,12 @@ def cifar10(root: str | Path, train: bool = True, download: bool = False, size: 
     ``download=False`` by default: the course never fetches data unless you ask.
     Items are ``(image, label)``; there are no masks for real photos.
     """
-    from torchvision import datasets, transforms as T
+    from torchvision import datasets
+    from torchvision import transforms as T
 
     try:
         return datasets.CIFAR10(root, train=train, download=download,
                                 transform=T.Compose([T.Resize(size), T.ToTensor()]))
     except RuntimeError as err:
-        raise RuntimeError(f"CIFAR-10 is not in {root}. Pass download=True (needs a network, about 170 MB). ({err})") from None
+        raise RuntimeError(f"CIFAR-10 is not in {root}. Pass download=True (needs a network, about 170 MB). "
+                           f"({err})") from None

@@ -1,6 +1,6 @@
-"""Pick a device, seed every random generator, and describe the environment.
+"""Pick a device, seed every random generator, scope the CPU thread count, and describe the environment.
 
-Three small jobs that every notebook starts with. Keeping them here means each
+Small jobs that every notebook starts with. Keeping them here means each
 notebook's first cell is one line, and a workshop helper reading
 ``environment_report()`` sees the same facts on every learner's machine.
 """
@@ -11,6 +11,8 @@ import os
 import platform
 import random
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -49,6 +51,29 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where the model's parameters live (the CPU for a model without any)."""
+    return next(model.parameters(), torch.empty(0)).device
+
+
+@contextmanager
+def cpu_threads(n: int) -> Iterator[int]:
+    """Use ``n`` CPU threads inside the ``with`` block, and put the old count back on the way out.
+
+    Small models run faster on one thread than on several (the threads' overhead
+    outweighs the work). Scoping the change means a re-run cell, a skipped section or
+    an exception can never leave the kernel single-threaded. Yields the old count.
+    """
+    if n < 1:
+        raise ValueError(f"the thread count must be at least 1, got {n}.")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield previous
+    finally:
+        torch.set_num_threads(previous)
 
 
 def environment_report(device: torch.device | None = None) -> dict[str, str]:

@@ -15,14 +15,14 @@ even if the forward pass raises.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 from torch import nn
 
-from course_utils.architecture import get_layer, paper_names, to_paper_name
+from course_utils.layer_names import get_layer, name_of, paper_names
 
 
 def block_ends(model: nn.Module) -> list[str]:
@@ -58,7 +58,7 @@ def recording(model: nn.Module, layers: Sequence[str | nn.Module]) -> Iterator[d
     try:
         for layer in layers:
             module = get_layer(model, layer)  # a wrong name lists the valid ones
-            name = layer if isinstance(layer, str) else to_paper_name(model, _dotted(model, module))
+            name = layer if isinstance(layer, str) else name_of(model, module)
             handles.append(module.register_forward_hook(hook_for(name)))
         yield maps
     finally:
@@ -66,11 +66,8 @@ def recording(model: nn.Module, layers: Sequence[str | nn.Module]) -> Iterator[d
             handle.remove()
 
 
-def _dotted(model: nn.Module, module: nn.Module) -> str:
-    return next(n for n, m in model.named_modules() if m is module)
-
-
-def capture(model: nn.Module, x: torch.Tensor, layers: Sequence[str | nn.Module] | None = None) -> dict[str, torch.Tensor]:
+def capture(model: nn.Module, x: torch.Tensor,
+            layers: Sequence[str | nn.Module] | None = None) -> dict[str, torch.Tensor]:
     """Run ``model`` once on ``x`` (no gradients) and return ``{layer: output}`` in layer order.
 
     ``layers`` defaults to every conv ReLU and pool (see ``conv_stages``).
@@ -79,7 +76,7 @@ def capture(model: nn.Module, x: torch.Tensor, layers: Sequence[str | nn.Module]
     x = x.unsqueeze(0) if x.dim() == 3 else x
     with recording(model, layers) as maps, torch.no_grad():
         model(x)
-    names = [layer if isinstance(layer, str) else to_paper_name(model, _dotted(model, layer)) for layer in layers]
+    names = [layer if isinstance(layer, str) else name_of(model, layer) for layer in layers]
     missing = [n for n in names if n not in maps]
     if missing:
         raise RuntimeError(f"these layers never ran in the forward pass: {', '.join(missing)}")
@@ -120,15 +117,18 @@ def top_channels(feature_map: torch.Tensor, k: int = 8) -> list[int]:
 
 
 def filters_as_images(weight: torch.Tensor) -> torch.Tensor:
-    """First-layer filters (C_out, 3, k, k) -> (C_out, k, k, 3) colour patches in [0, 1].
+    """First-layer filters (C_out, 3, k, k) -> (C_out, k, k, 3) colour patches in [0, 1], zero drawn grey.
 
-    Each filter is stretched on its own (min to 0, max to 1), so a filter's colour
-    shows which input colour it responds to and grey means "does not care".
+    Each filter is scaled on its own and *symmetrically* around zero, ``w / (2 max|w|) + 0.5``:
+    a weight of 0 lands on 0.5 (mid grey), positive weights move a channel towards full
+    colour and negative ones towards none. So grey really means "does not care", and the
+    largest weight of the filter, whatever its sign, reaches 0 or 1. (A min-max stretch
+    would send each filter's most negative weight to 0 and put 0 wherever it falls.)
+    An all-zero filter is all grey, not NaN.
     """
     if weight.dim() != 4 or weight.shape[1] != 3:
         raise ValueError(f"only a first conv layer has RGB filters (C_out, 3, k, k); got {tuple(weight.shape)}")
     w = weight.detach().float().cpu()
-    low = w.amin(dim=(1, 2, 3), keepdim=True)
-    high = w.amax(dim=(1, 2, 3), keepdim=True)
-    w = (w - low) / (high - low).clamp(min=1e-12)
+    reach = w.abs().amax(dim=(1, 2, 3), keepdim=True)
+    w = w / (2 * torch.where(reach > 0, reach, torch.ones_like(reach))) + 0.5
     return w.permute(0, 2, 3, 1)

@@ -9,6 +9,8 @@ says what is wrong.
 
 from __future__ import annotations
 
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,11 @@ MAX_PIXELS = 40_000_000
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 IMAGES_DIR = DATA_DIR / "images"
 
+# What PIL's format plugins raise on a damaged file. OSError covers a cut-off file and
+# every decoder error; the others come from parsers that read past the end of the data
+# or meet nonsense values (seen in tests/test_images_fuzz.py, or named by PIL itself).
+DAMAGED_FILE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, ZeroDivisionError)
+
 
 def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open ``path`` as an upright 8-bit RGB PIL image, or raise a clear ``ValueError``."""
@@ -33,23 +40,37 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     if not path.is_file():
         raise ValueError(f"{path}: no such file. Check the path (shipped photos are in {IMAGES_DIR}).")
     try:
-        img = Image.open(path)
+        with warnings.catch_warnings():
+            # PIL warns from 89 megapixels; our own, lower limit below gives the clearer message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
     except UnidentifiedImageError:
         raise ValueError(f"{path}: not an image file PIL can read (JPEG, PNG, BMP, TIFF, WebP, ...).") from None
     except Image.DecompressionBombError:
         raise ValueError(f"{path}: image too large to open safely. Resize it below {max_pixels:,} pixels.") from None
-    width, height = img.size
-    if width * height > max_pixels:
-        raise ValueError(
-            f"{path}: {width}x{height} = {width * height:,} pixels is over the limit of {max_pixels:,}. "
-            "Resize it first (any photo editor, or PIL's Image.thumbnail)."
-        )
-    try:
-        img.load()
-    except (OSError, SyntaxError) as err:
-        raise ValueError(f"{path}: the file is damaged or truncated ({err}). Download or copy it again.") from None
-    img = ImageOps.exif_transpose(img)
-    return to_rgb(img)
+    except PermissionError:
+        raise ValueError(f"{path}: no permission to read this file. Copy it somewhere you own.") from None
+    except DAMAGED_FILE_ERRORS as err:  # a header cut short or scrambled
+        raise _damaged(path, err) from None
+    with img:  # closes the file, also when decoding fails
+        width, height = img.size
+        if width * height > max_pixels:
+            raise ValueError(
+                f"{path}: {width}x{height} = {width * height:,} pixels is over the limit of {max_pixels:,}. "
+                "Resize it first (any photo editor, or PIL's Image.thumbnail)."
+            )
+        try:
+            img.load()  # Image.open only read the header: decode the pixels now
+            upright = ImageOps.exif_transpose(img)
+        except DAMAGED_FILE_ERRORS as err:
+            raise _damaged(path, err) from None
+        return to_rgb(upright)
+
+
+def _damaged(path: Path, err: BaseException) -> ValueError:
+    """The one message for a file PIL recognised but could not decode, with PIL's reason."""
+    detail = f"{type(err).__name__}: {err}"[:150]
+    return ValueError(f"{path}: the file is damaged or truncated ({detail}). Download or copy it again.")
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -78,11 +99,6 @@ def shipped_images() -> dict[str, Path]:
 def stretch_transform(size: int = 224) -> T.Compose:
     """The seed text's preprocessing: squash the whole photo to ``size`` x ``size``."""
     return T.Compose([T.Resize((size, size)), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
-
-
-def standard_transform(weights) -> torch.nn.Module:
-    """torchvision's own preprocessing for ``weights``: resize 256, centre-crop 224, normalise."""
-    return weights.transforms()
 
 
 def denormalize(x: torch.Tensor) -> torch.Tensor:

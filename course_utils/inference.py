@@ -3,7 +3,7 @@
 A classifier's raw output is 1000 *logits*, one score per ImageNet class. To read
 them we need three steps, each of which is easy to get subtly wrong:
 
-1. preprocess exactly as the weights were trained (``weights.transforms()``) and
+1. preprocess with the weights' own inference transforms (``weights.transforms()``) and
    stack the images into one ``(B, 3, H, W)`` batch;
 2. run the model in ``eval()`` mode without autograd, then apply softmax to get
    probabilities that sum to one;
@@ -15,13 +15,17 @@ a ``ValueError`` that says what was expected, not a stack trace from inside torc
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+
+from course_utils.device import model_device
 
 
 class Prediction(NamedTuple):
@@ -33,20 +37,42 @@ class Prediction(NamedTuple):
     probability: float
 
 
-def as_batch(x: torch.Tensor) -> torch.Tensor:
-    """Return ``x`` as a ``(B, 3, H, W)`` batch; one ``(3, H, W)`` image becomes a batch of one."""
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Run in eval mode (no dropout, frozen batch-norm statistics), then restore every module's old mode."""
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        model.eval()
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def as_batch(x: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
+    """Return ``x`` as a ``(B, 3, H, W)`` batch, on ``model``'s device when a model is given.
+
+    One ``(3, H, W)`` image becomes a batch of one. A wrong shape, a channels-last
+    array or values that are NaN or infinite get a ``ValueError`` that says what to do.
+    """
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"expected an image tensor, got {type(x).__name__}. Preprocess the image first (weights.transforms()).")
+        raise ValueError(f"expected an image tensor, got {type(x).__name__}. Preprocess the image first "
+                         "(weights.transforms()).")
     if x.dim() == 3 and x.shape[0] == 3:
-        return x.unsqueeze(0)
-    if x.dim() == 4 and x.shape[1] == 3:
-        return x
-    hint = ""
-    if x.dim() in (3, 4) and x.shape[-1] == 3:
-        hint = " It looks channels-last (H, W, 3), as NumPy/OpenCV/PIL store images: use x.permute(2, 0, 1)."
-    raise ValueError(
-        f"expected an image tensor of shape (3, H, W) or a batch (B, 3, H, W), got {tuple(x.shape)}.{hint}"
-    )
+        x = x.unsqueeze(0)
+    elif not (x.dim() == 4 and x.shape[1] == 3):
+        hint = ""
+        if x.dim() in (3, 4) and x.shape[-1] == 3:
+            hint = " It looks channels-last (H, W, 3), as NumPy/OpenCV/PIL store images: use x.permute(2, 0, 1)."
+        raise ValueError(
+            f"expected an image tensor of shape (3, H, W) or a batch (B, 3, H, W), got {tuple(x.shape)}.{hint}"
+        )
+    if x.is_floating_point() and not torch.isfinite(x).all():
+        bad = (~torch.isfinite(x)).sum().item()
+        raise ValueError(f"the input holds {bad} NaN or infinite value(s); check the preprocessing (a division "
+                         "by zero?) "
+                         "before running the model.")
+    return x if model is None else x.to(model_device(model))
 
 
 def preprocess_batch(images: Sequence[Image.Image], transform: Callable) -> torch.Tensor:
@@ -67,25 +93,15 @@ def preprocess_batch(images: Sequence[Image.Image], transform: Callable) -> torc
     return torch.stack(tensors)
 
 
-def model_device(model: nn.Module) -> torch.device:
-    """The device the model's parameters live on."""
-    return next(model.parameters()).device
-
-
 def logits(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """Raw class scores ``(B, num_classes)`` on the CPU for an image or a batch.
 
     The model is switched to ``eval()`` (dropout off) for the call and put back in
     the mode it was in, and the forward runs under ``torch.inference_mode()``.
     """
-    x = as_batch(batch).to(model_device(model))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            out = model(x)
-    finally:
-        model.train(was_training)
+    x = as_batch(batch, model)
+    with eval_mode(model), torch.inference_mode():
+        out = model(x)
     return out.float().cpu()
 
 
@@ -102,7 +118,8 @@ def class_name(index: int, categories: Sequence[str]) -> str:
     if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
         raise ValueError(f"a class index must be an integer, got {index!r}")
     if not 0 <= index < n:
-        raise ValueError(f"class index {index} is out of range: there are {n} classes, so valid indices are 0 to {n - 1}.")
+        raise ValueError(f"class index {index} is out of range: there are {n} classes, so valid indices are 0 "
+                         f"to {n - 1}.")
     return categories[int(index)]
 
 

@@ -1,53 +1,36 @@
-"""Train a VGG the way the paper did, scaled down to a laptop, and the course's small VGG.
+"""Train a VGG the way the paper did, scaled down to a laptop.
 
-The paper's recipe (Simonyan & Zisserman 2015, section 3.1): mini-batch SGD with
+The paper's recipe (Simonyan & Zisserman 2015, Section 3.1): mini-batch SGD with
 momentum 0.9, weight decay 5e-4, dropout 0.5 on the first two FC layers, and a
 learning rate divided by 10 whenever the validation accuracy stops improving.
-``train`` is that recipe in one screen of code: one pass over the training data,
+``train`` is that loop in one screen of code: one pass over the training data,
 one over the validation data, per epoch, with tqdm bars and a ``History``.
+The paper's batch (256) and starting learning rate (0.01) are the caller's to
+choose: the course's small runs use their own (see ``small_vgg.RECIPE``).
 
-Contract of the course's small VGG (notebooks 06 and 07 load it, tests score it):
-
-* ``small_vgg()``: configuration A (VGG11) at width 1/8 (channels 8-16-32-64-64),
-  batch norm, FC width 256, dropout 0.5, ``len(CLASSES)`` outputs, and **no
-  pool5**: at the 64x64 input the last conv ReLU (``relu5_2``, ``features.27``)
-  gives a 4x4 map instead of 2x2, twice as fine for Grad-CAM. The adaptive
-  average pool (``pool_size=1``) turns it into 64 numbers for the classifier,
-  whose Linear layers use PyTorch's default init (see ``small_vgg``).
-* Input: ``SMALL_VGG_INPUT`` = 64, i.e. ``(B, 3, 64, 64)`` float images in [0, 1]
-  exactly as ``course_utils.data.ShapesDataset`` returns them: **no
-  normalisation** (the batch norm after the first conv does that job).
-* Classes: ``course_utils.data.CLASSES``, in that order.
-* ``load_small_vgg()`` returns it trained, in eval mode, from ``data/small_vgg.pt``;
-  the file also holds its training ``History`` (``load_small_vgg_history``).
-* Layer names: ``course_utils.architecture.paper_names(model)``; ``conv1_1`` ..
-  ``relu5_2``, ``fc6`` .. ``fc8``.
+A loss that becomes NaN or infinite stops training at once with a
+``TrainingDiverged`` error naming the epoch and batch, instead of drawing NaN curves.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from course_utils.architecture import VGG, build_vgg
 from course_utils.checkpoints import load_checkpoint, save_checkpoint
 from course_utils.data import CLASSES
-from course_utils.device import get_device
-from course_utils.images import DATA_DIR
+from course_utils.device import get_device, model_device
 
-SMALL_VGG_INPUT = 64
-SMALL_VGG_PATH = DATA_DIR / "small_vgg.pt"
-SMALL_VGG_SETTINGS = dict(config="A", width=0.125, hidden=256, batch_norm=True, drop_pool5=True)
-# How data/small_vgg.pt was trained (scripts/train_small_vgg.py) and what the benchmark times.
-RECIPE = dict(n_train=8000, n_val=1000, n_test=1000, train_seed=0, val_seed=1, test_seed=2,
-              batch_size=64, lr=0.05, patience=1, epochs=8)
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite: the learning rate is too high or the data is broken."""
 
 
 @dataclass
@@ -76,7 +59,7 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, list[float]]) -> "History":
+    def from_dict(cls, d: dict[str, list[float]]) -> History:
         return cls(**{k: [float(v) for v in d.get(k, [])] for k in cls.__dataclass_fields__})
 
 
@@ -110,13 +93,15 @@ def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device,
     model.train(training)
     total_loss, correct, seen = 0.0, 0, 0
     with torch.set_grad_enabled(training):
-        for batch in tqdm(loader, desc=desc, leave=False, disable=not progress):
+        for step, batch in enumerate(tqdm(loader, desc=desc, leave=False, disable=not progress), start=1):
             images = batch[0].to(device)
             if images.dim() == 4:
                 images = images.contiguous(memory_format=layout)
             labels = batch[1].to(device)
             logits = model(images)
             loss = nn.functional.cross_entropy(logits, labels)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(_diverged_message(desc, step, images, loss))
             if training:
                 optimizer.zero_grad()
                 loss.backward()
@@ -127,10 +112,18 @@ def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device,
     return total_loss / seen, correct / seen
 
 
+def _diverged_message(desc: str, step: int, images: torch.Tensor, loss: torch.Tensor) -> str:
+    where = f"{desc + ', ' if desc else ''}batch {step}"
+    if not torch.isfinite(images).all():
+        return f"{where}: the input images hold NaN or infinite values; check the dataset and its transforms."
+    return (f"{where}: the loss became {loss.item()}. Training diverged: lower the learning rate "
+            "(try 10x smaller) or add batch norm, then start again from a fresh model.")
+
+
 def evaluate(model: nn.Module, loader: DataLoader, device: torch.device | None = None) -> tuple[float, float]:
     """(mean loss, accuracy) of ``model`` on ``loader``, in eval mode, without gradients."""
-    device = device or next(model.parameters()).device
-    return run_epoch(model, loader, device, optimizer=None, progress=False)
+    device = device or model_device(model)
+    return run_epoch(model, loader, device, optimizer=None, progress=False, desc="evaluate")
 
 
 def train(
@@ -171,8 +164,9 @@ def train(
     t0 = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
     bar = tqdm(range(start, epochs), desc="epochs", disable=not progress, initial=start, total=epochs)
     for epoch in bar:
-        train_loss, train_acc = run_epoch(model, train_loader, device, optimizer, f"train {epoch + 1}", progress, layout)
-        val_loss, val_acc = run_epoch(model, val_loader, device, None, f"val {epoch + 1}", progress, layout)
+        train_loss, train_acc = run_epoch(model, train_loader, device, optimizer, f"epoch {epoch + 1} train", progress,
+                                          layout)
+        val_loss, val_acc = run_epoch(model, val_loader, device, None, f"epoch {epoch + 1} val", progress, layout)
         history.train_loss.append(train_loss)
         history.train_acc.append(train_acc)
         history.val_loss.append(val_loss)
@@ -226,54 +220,11 @@ def load_training_checkpoint(path: str | Path, model: nn.Module, optimizer: torc
     return int(state["epoch"]), History.from_dict(state["history"])
 
 
-# ----------------------------------------------------------------------------------
-# The course's small VGG
-# ----------------------------------------------------------------------------------
-
-def small_vgg(num_classes: int = len(CLASSES), *, config: str = "A", width: float = 0.125, hidden: int = 256,
-              batch_norm: bool = True, dropout: float = 0.5, drop_pool5: bool = True) -> VGG:
-    """The course's small VGG (see the module docstring); arguments change one thing at a time.
-
-    ``drop_pool5=True`` removes the last max-pool, so the last conv map is 4x4
-    rather than 2x2 at 64x64 input. The layer names stay the paper's.
-    """
-    model = build_vgg(config, batch_norm=batch_norm, num_classes=num_classes, width=width,
-                      hidden=hidden, pool_size=1, dropout=dropout)
-    if drop_pool5:
-        model.features = model.features[:-1]
-    # torchvision starts the FC layers at N(0, 0.01). With 256-wide layers that scales the
-    # signal by about 0.01 * sqrt(256) = 0.16 per layer, and our first attempt sat at chance
-    # for four epochs. PyTorch's default Linear init (uniform, scaled by 1/sqrt(fan_in))
-    # keeps the scale, and learning starts in the first epoch.
-    for m in model.classifier:
-        if isinstance(m, nn.Linear):
-            m.reset_parameters()
-    return model
-
-
-def load_small_vgg(path: str | Path = SMALL_VGG_PATH, device: torch.device | str | None = None) -> VGG:
-    """The shipped, trained small VGG in eval mode (see the module docstring for its contract)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: the trained small VGG is missing. Recreate it with `python scripts/train_small_vgg.py`."
-        )
-    state = load_checkpoint(path)
-    settings = dict(SMALL_VGG_SETTINGS, **state.get("settings", {}))
-    model = small_vgg(len(state.get("classes", CLASSES)), **settings)
-    model.load_state_dict(state["model"])
-    return model.eval().to(device if device is not None else get_device())
-
-
-def load_small_vgg_history(path: str | Path = SMALL_VGG_PATH) -> History:
-    """The training history stored with the shipped small VGG."""
-    return History.from_dict(load_checkpoint(path)["history"])
-
-
 @torch.no_grad()
-def predict(model: nn.Module, loader: DataLoader, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted labels, true labels) over a loader, for a confusion matrix."""
-    device = device or next(model.parameters()).device
+def predicted_labels(model: nn.Module, loader: DataLoader,
+                     device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted labels, true labels) over a loader, in eval mode, for a confusion matrix."""
+    device = device or model_device(model)
     model.eval()
     preds, labels = [], []
     for batch in loader:
@@ -295,7 +246,7 @@ def extract_features(module: nn.Module, loader: DataLoader, device: torch.device
     Transfer learning with frozen layers computes the same features every epoch;
     computing them once turns each later epoch into a pass over small tensors.
     """
-    device = device or next(module.parameters()).device
+    device = device or model_device(module)
     module.eval()
     outputs, labels = [], []
     for batch in loader:

@@ -9,23 +9,40 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+
+def image_grid(n: int, ncols: int, size: float | tuple[float, float] = 3.0,
+               title_space: float = 0.0) -> tuple[Figure, list[Axes]]:
+    """A figure of ``n`` image cells, ``ncols`` per row, axes off; returns (figure, the first ``n`` axes).
+
+    ``size`` is one cell's side in inches, or (width, height). Every grid of pictures
+    in the course starts here, so they all look alike.
+    """
+    if n < 1:
+        raise ValueError("there is nothing to draw: the grid needs at least one image.")
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    width, height = (size, size) if np.isscalar(size) else size
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows + title_space), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, list(axes.flat)[:n]
+
+
+def _as_array(img) -> np.ndarray:
+    return img.detach().cpu().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
+
+
+# --- Images and predictions ----------------------------------------------------------
 
 
 def show_images(images: list, titles: list[str] | None = None, ncols: int = 4, size: float = 3.0) -> Figure:
     """Draw PIL images, (H, W, 3) arrays or (H, W) arrays in a grid with optional titles."""
-    n = len(images)
-    if n == 0:
-        raise ValueError("show_images got no images to draw.")
-    ncols = min(ncols, n)
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i, img in enumerate(images):
-        ax = axes.flat[i]
-        if isinstance(img, torch.Tensor):
-            img = img.detach().cpu().numpy()
+    fig, axes = image_grid(len(images), ncols, size)
+    for i, (ax, img) in enumerate(zip(axes, images)):
+        img = _as_array(img)
         ax.imshow(img, cmap="gray" if np.ndim(img) == 2 else None)
         if titles:
             ax.set_title(titles[i], fontsize=10)
@@ -40,14 +57,13 @@ def show_topk(images: list, predictions: list, titles: list[str] | None = None, 
     (e.g. from ``course_utils.inference.topk``), most probable first.
     """
     if len(images) == 0 or len(images) != len(predictions):
-        raise ValueError(f"show_topk needs one prediction list per image, got {len(images)} images and {len(predictions)} lists.")
+        raise ValueError(f"show_topk needs one prediction list per image, got {len(images)} images and "
+                         f"{len(predictions)} lists.")
     fig, axes = plt.subplots(len(images), 2, figsize=(3.6 * size, size * len(images)),
                              squeeze=False, gridspec_kw={"width_ratios": [1, 1.8]})
     for i, (img, rows) in enumerate(zip(images, predictions)):
         ax_img, ax_bar = axes[i]
-        if isinstance(img, torch.Tensor):
-            img = img.detach().cpu().numpy()
-        ax_img.imshow(img)
+        ax_img.imshow(_as_array(img))
         ax_img.axis("off")
         if titles:
             ax_img.set_title(titles[i], fontsize=10)
@@ -63,12 +79,12 @@ def show_topk(images: list, predictions: list, titles: list[str] | None = None, 
     return fig
 
 
-# --- notebook 01 (architecture): where parameters, FLOPs and memory live -------------
+# --- Where parameters, multiply-adds and memory live ----------------------------------
 
 def plot_layer_costs(table, title: str = "") -> Figure:
     """Three bar charts, one bar per weight layer: parameters, multiply-adds, output memory.
 
-    ``table`` is a ``course_utils.architecture.layer_table`` result. Side by side they
+    ``table`` is a ``course_utils.counting.layer_table`` result. Side by side they
     show VGG's lopsidedness: the parameters sit in fc6-fc8, the multiply-adds in the
     convolutions, and the activation memory in the first, full-resolution blocks.
     """
@@ -118,10 +134,11 @@ def plot_conv_fc_split(table, title: str = "") -> Figure:
 
 
 def plot_footprints(footprints: list, titles: list[str]) -> Figure:
-    """Heat maps of ``architecture.gradient_footprint`` results: what one output cell sees."""
-    fig, axes = plt.subplots(1, len(footprints), figsize=(3 * len(footprints), 3), squeeze=False)
-    for ax, fp, t in zip(axes[0], footprints, titles):
-        fp = fp.detach().cpu().numpy() if isinstance(fp, torch.Tensor) else np.asarray(fp)
+    """Heat maps of ``receptive_field.gradient_footprint`` results: what one output cell sees."""
+    fig, axes = image_grid(len(footprints), len(footprints), 3.0)
+    for ax, fp, t in zip(axes, footprints, titles):
+        fp = _as_array(fp)
+        ax.axis("on")
         ax.imshow(fp, cmap="viridis")
         ax.set_title(t, fontsize=10)
         ax.set_xticks(range(0, fp.shape[1], 2))
@@ -131,17 +148,13 @@ def plot_footprints(footprints: list, titles: list[str]) -> Figure:
     return fig
 
 
-# --- notebooks 06 (feature maps) and 07 (Grad-CAM) ----------------------------------
+# --- Filters, feature maps and heat maps ------------------------------------------------
 
 def show_filters(patches: torch.Tensor, ncols: int = 16, size: float = 0.7, title: str = "") -> Figure:
     """First-layer filters as colour patches: ``patches`` is (N, k, k, 3) in [0, 1] (see features.filters_as_images)."""
-    n = len(patches)
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i in range(n):
-        axes.flat[i].imshow(patches[i].numpy(), interpolation="nearest")
+    fig, axes = image_grid(len(patches), ncols, size)
+    for ax, patch in zip(axes, patches):
+        ax.imshow(_as_array(patch), interpolation="nearest")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -152,14 +165,9 @@ def show_feature_maps(feature_map: torch.Tensor, channels: list[int], ncols: int
                       title: str = "", cmap: str = "viridis") -> Figure:
     """Chosen channels of one (C, H, W) or (1, C, H, W) feature map, one small image each."""
     fm = feature_map[0] if feature_map.dim() == 4 else feature_map
-    n = len(channels)
-    ncols = min(ncols, n)
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, c in zip(axes.flat, channels):
-        ax.imshow(fm[c].detach().cpu().numpy(), cmap=cmap)
+    fig, axes = image_grid(len(channels), ncols, size, title_space=0.4 if title else 0.0)
+    for ax, c in zip(axes, channels):
+        ax.imshow(_as_array(fm[c]), cmap=cmap)
         ax.set_title(f"ch {c}", fontsize=8)
     if title:
         fig.suptitle(title)
@@ -171,31 +179,24 @@ def show_blocks(maps: dict, channels_per_block: dict, size: float = 1.3, cmap: s
     """One row per layer of ``maps`` ({name: (1, C, H, W)}), showing that layer's chosen channels."""
     names = list(maps)
     ncols = max(len(channels_per_block[n]) for n in names)
-    fig, axes = plt.subplots(len(names), ncols, figsize=(size * ncols + 1.2, size * len(names)), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
+    fig, axes = image_grid(len(names) * ncols, ncols, size)
     for r, name in enumerate(names):
         fm = maps[name][0]
         for c, ch in enumerate(channels_per_block[name]):
-            axes[r, c].imshow(fm[ch].detach().cpu().numpy(), cmap=cmap)
-        axes[r, 0].set_title(f"{name}  {tuple(fm.shape)}", fontsize=8, loc="left")
+            axes[r * ncols + c].imshow(_as_array(fm[ch]), cmap=cmap)
+        axes[r * ncols].set_title(f"{name}  {tuple(fm.shape)}", fontsize=8, loc="left")
     fig.tight_layout()
     return fig
 
 
 def show_heatmaps(images: list, titles: list[str] | None = None, ncols: int = 4, size: float = 3.0) -> Figure:
     """Overlays (H, W, 3) or plain (H, W) maps side by side; maps are drawn with a colour bar scale 0-1."""
-    n = len(images)
-    ncols = min(ncols, n)
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i, img in enumerate(images):
-        img = img.detach().cpu().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
-        axes.flat[i].imshow(img, cmap="jet" if img.ndim == 2 else None, vmin=0, vmax=1)
+    fig, axes = image_grid(len(images), ncols, size)
+    for i, (ax, img) in enumerate(zip(axes, images)):
+        img = _as_array(img)
+        ax.imshow(img, cmap="jet" if img.ndim == 2 else None, vmin=0, vmax=1)
         if titles:
-            axes.flat[i].set_title(titles[i], fontsize=9)
+            ax.set_title(titles[i], fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -217,7 +218,7 @@ def plot_sanity(steps: list[str], curves: dict, title: str = "") -> Figure:
     return fig
 
 
-# --- notebook 04 (training): learning curves and a confusion matrix -----------------
+# --- Learning curves and confusion matrices --------------------------------------------
 
 def plot_history(histories, x: str = "epoch", title: str | None = None) -> Figure:
     """Loss and accuracy curves for one ``History`` or a ``{name: History}`` dict.

@@ -172,7 +172,8 @@ def load_pretrained(
         try:
             torch.hub.load_state_dict_from_url(w.url, progress=progress, check_hash=True, weights_only=True)
         except (URLError, ConnectionError, TimeoutError, OSError) as err:
-            raise WeightsUnavailableError(_offline_message(status, f"no cached file and the download failed ({err})")) from None
+            raise WeightsUnavailableError(_offline_message(status, "no cached file and the download failed "
+                                                                   f"({err})")) from None
         status = weights_status(arch, w)
     if status.state == "mismatch":
         warnings.warn(_stand_in_message(status), StandInWeightsWarning, stacklevel=2)

@@ -1,26 +1,61 @@
-"""ipywidgets explorers for the notebooks.
+"""ipywidgets explorers: change a control, see the figure change.
 
 Each explorer is split in two: a plain ``*_view(...)`` function that takes the
 control values and returns what to show (a table, a Figure), and a small
-``*_explorer(...)`` that wires ipywidgets controls to it. The plain function is
-what the tests call, so every explorer is tested without a browser.
+``*_explorer(...)`` that lists its controls and hands them to ``explorer``, the
+one piece of wiring they share. The plain functions are what the tests call, so
+every view is tested without a browser; the browser test (``make test-browser``)
+moves the real controls.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 
-# --- notebook 01 (architecture): the architecture explorer ---------------------------
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import HTML, Markdown, display
+from matplotlib.figure import Figure
 
-from dataclasses import dataclass as _dataclass
-from typing import TYPE_CHECKING as _TYPE_CHECKING
-
-if _TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-    from course_utils.architecture import LayerTable
+from course_utils.architecture import CONFIGS, DEPTH, build_vgg, config_key
+from course_utils.counting import LayerTable, layer_table
+from course_utils.gradcam import GradCAM, GradCAMPlusPlus, GuidedBackprop, overlay, to_image
+from course_utils.viz import plot_layer_costs
 
 
-@_dataclass
+def show_figure(fig: Figure) -> None:
+    """Display a figure once and close it, so Jupyter does not draw it a second time."""
+    display(fig)
+    plt.close(fig)
+
+
+def explorer(rows: list[list[widgets.Widget]], draw: Callable[[], None]) -> widgets.VBox:
+    """Lay the controls out in rows above an output area; redraw into it whenever one changes.
+
+    ``draw()`` reads the controls' values and displays what to show; it runs once at
+    the start and again, into a cleared output, after every change.
+    """
+    out = widgets.Output()
+
+    def redraw(_=None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            draw()
+
+    for row in rows:
+        for control in row:
+            control.observe(redraw, names="value")
+    redraw()
+    ui = widgets.VBox([widgets.HBox(row) for row in rows] + [out])
+    display(ui)
+    return ui
+
+
+# --- How big is each configuration? ----------------------------------------------------
+
+@dataclass
 class ArchitectureView:
     """What the architecture explorer shows for one choice of controls."""
 
@@ -38,11 +73,6 @@ def architecture_view(config: str = "D", batch_norm: bool = False, input_size: i
     The model is built on the "meta" device (shapes only), so this takes milliseconds
     for any configuration and any size, and allocates none of VGG's 500+ MB.
     """
-    import torch
-
-    from course_utils.architecture import DEPTH, build_vgg, config_key, layer_table
-    from course_utils.viz import plot_layer_costs
-
     key = config_key(config)
     with torch.device("meta"):
         model = build_vgg(key, batch_norm=batch_norm, init_weights=False)
@@ -60,57 +90,42 @@ def architecture_view(config: str = "D", batch_norm: bool = False, input_size: i
     return ArchitectureView(key, batch_norm, input_size, table, summary, figure)
 
 
-def architecture_explorer(config: str = "D", batch_norm: bool = False, input_size: int = 224):
+def architecture_explorer(config: str = "D", batch_norm: bool = False, input_size: int = 224) -> widgets.VBox:
     """Controls for configuration, batch norm and input size; redraws ``architecture_view``."""
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import HTML, Markdown, display
-
-    from course_utils.architecture import CONFIGS, config_key
-
     config_box = widgets.Dropdown(options=list(CONFIGS), value=config_key(config), description="config")
     bn_box = widgets.Checkbox(value=batch_norm, description="batch norm")
     size_box = widgets.IntSlider(value=input_size, min=32, max=512, step=32, description="input size",
                                  continuous_update=False)
-    out = widgets.Output()
 
-    def redraw(_=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            view = architecture_view(config_box.value, bn_box.value, size_box.value)
-            display(Markdown(view.summary))
-            display(view.figure)
-            plt.close(view.figure)
-            display(HTML(view.table._repr_html_()))
+    def draw() -> None:
+        view = architecture_view(config_box.value, bn_box.value, size_box.value)
+        display(Markdown(view.summary))
+        show_figure(view.figure)
+        display(HTML(view.table._repr_html_()))
 
-    for box in (config_box, bn_box, size_box):
-        box.observe(redraw, names="value")
-    redraw()
-    ui = widgets.VBox([widgets.HBox([config_box, bn_box, size_box]), out])
-    display(ui)
-    return ui
+    return explorer([[config_box, bn_box, size_box]], draw)
 
 
-# --- notebook 06 (feature maps): the feature-map browser ----------------------------
+# --- One channel of one layer ------------------------------------------------------------
 
-def feature_map_view(maps: dict, layer: str, channel: int):
+def feature_map_view(maps: dict, layer: str, channel: int) -> Figure:
     """One channel of one captured layer, next to the mean activation of all its channels.
 
     ``maps`` is ``{layer name: (1, C, H, W)}`` as ``course_utils.features.capture`` returns.
-    Returns a matplotlib Figure; raises ValueError for an unknown layer or channel.
+    Raises ValueError for an unknown layer or channel.
     """
-    import matplotlib.pyplot as plt
-
     if layer not in maps:
         raise ValueError(f"no captured layer {layer!r}; captured: {', '.join(maps)}")
     fm = maps[layer][0]
     if not 0 <= channel < fm.shape[0]:
-        raise ValueError(f"{layer} has {fm.shape[0]} channels: choose a channel from 0 to {fm.shape[0] - 1}, got {channel}")
+        raise ValueError(f"{layer} has {fm.shape[0]} channels: choose a channel from 0 to {fm.shape[0] - 1}, "
+                         f"got {channel}")
     fig, (ax_map, ax_bar) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [1, 1.6]})
     im = ax_map.imshow(fm[channel].cpu().numpy(), cmap="viridis")
     fig.colorbar(im, ax=ax_map, fraction=0.046)
     active = (fm[channel] > 0).float().mean().item()
-    ax_map.set_title(f"{layer} channel {channel}\n{fm.shape[1]}x{fm.shape[2]}, {active:.0%} of positions active", fontsize=9)
+    ax_map.set_title(f"{layer} channel {channel}\n{fm.shape[1]}x{fm.shape[2]}, {active:.0%} of positions "
+                     "active", fontsize=9)
     ax_map.axis("off")
     means = fm.mean(dim=(1, 2)).cpu().numpy()
     ax_bar.bar(range(len(means)), means, width=1.0, color="0.55")
@@ -122,51 +137,33 @@ def feature_map_view(maps: dict, layer: str, channel: int):
     return fig
 
 
-def feature_map_browser(maps: dict, layer: str | None = None, channel: int = 0):
+def feature_map_browser(maps: dict, layer: str | None = None, channel: int = 0) -> widgets.VBox:
     """A layer dropdown and a channel slider over ``feature_map_view``."""
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
     names = list(maps)
     layer_box = widgets.Dropdown(options=names, value=layer or names[0], description="layer")
     channel_box = widgets.IntSlider(value=channel, min=0, max=maps[layer_box.value].shape[1] - 1,
                                     description="channel", continuous_update=False)
-    out = widgets.Output()
 
-    def redraw(_=None) -> None:
+    def draw() -> None:
         channel_box.max = maps[layer_box.value].shape[1] - 1
-        with out:
-            out.clear_output(wait=True)
-            fig = feature_map_view(maps, layer_box.value, min(channel_box.value, channel_box.max))
-            display(fig)
-            plt.close(fig)
+        show_figure(feature_map_view(maps, layer_box.value, min(channel_box.value, channel_box.max)))
 
-    layer_box.observe(redraw, names="value")
-    channel_box.observe(redraw, names="value")
-    redraw()
-    ui = widgets.VBox([widgets.HBox([layer_box, channel_box]), out])
-    display(ui)
-    return ui
+    return explorer([[layer_box, channel_box]], draw)
 
 
-# --- notebook 07 (Grad-CAM): the Grad-CAM explorer ----------------------------------
+# --- Where does the network look? ------------------------------------------------------
 
 GRADCAM_METHODS = ("Grad-CAM", "Grad-CAM++", "Guided Grad-CAM", "Guided Backprop", "counterfactual Grad-CAM")
 
 
 def gradcam_view(model, images: dict, image: str, layer: str, target: int | None, method: str = "Grad-CAM",
-                 categories=None):
+                 categories=None) -> tuple[Figure, dict]:
     """Explain one image with one method at one layer, for one class (None = top class).
 
     ``images`` is ``{name: (x, picture)}``: ``x`` the model's (3, H, W) input,
     ``picture`` the same image in [0, 1] as (H, W, 3) for display. Returns
     ``(figure, info)`` where ``info`` holds the class explained and its score.
     """
-    import matplotlib.pyplot as plt
-
-    from course_utils.gradcam import GradCAM, GradCAMPlusPlus, GuidedBackprop, overlay, to_image
-
     if image not in images:
         raise ValueError(f"no image {image!r}; choose one of {', '.join(images)}")
     if method not in GRADCAM_METHODS:
@@ -193,34 +190,22 @@ def gradcam_view(model, images: dict, image: str, layer: str, target: int | None
                  "map": result.maps[0]}
 
 
-def gradcam_explorer(model, images: dict, layers: list[str], categories=None, classes: dict | None = None):
+def gradcam_explorer(model, images: dict, layers: list[str], categories=None,
+                     classes: dict | None = None) -> widgets.VBox:
     """Dropdowns for image, layer, class and method over ``gradcam_view``.
 
     ``classes`` maps a label to a class index (None = each image's top class);
     by default only "top class" is offered.
     """
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
     classes = {"top class": None, **(classes or {})}
     image_box = widgets.Dropdown(options=list(images), description="image")
     layer_box = widgets.Dropdown(options=layers, description="layer")
     class_box = widgets.Dropdown(options=list(classes), description="class")
     method_box = widgets.Dropdown(options=GRADCAM_METHODS, description="method")
-    out = widgets.Output()
 
-    def redraw(_=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            fig, _info = gradcam_view(model, images, image_box.value, layer_box.value,
-                                      classes[class_box.value], method_box.value, categories)
-            display(fig)
-            plt.close(fig)
+    def draw() -> None:
+        fig, _ = gradcam_view(model, images, image_box.value, layer_box.value, classes[class_box.value],
+                              method_box.value, categories)
+        show_figure(fig)
 
-    for box in (image_box, layer_box, class_box, method_box):
-        box.observe(redraw, names="value")
-    redraw()
-    ui = widgets.VBox([widgets.HBox([image_box, layer_box]), widgets.HBox([class_box, method_box]), out])
-    display(ui)
-    return ui
+    return explorer([[image_box, layer_box], [class_box, method_box]], draw)

@@ -111,11 +111,6 @@ def build_random(arch: str, device: torch.device | str = "cpu") -> nn.Module:
     return model.eval()
 
 
-def count_params(model: nn.Module) -> int:
-    """Number of parameters (weights and biases) in ``model``."""
-    return sum(p.numel() for p in model.parameters())
-
-
 def measure_latency(
     arch: str,
     batch_size: int = 1,
@@ -138,7 +133,8 @@ def cards_markdown(cards: list[ModelCard], latency_ms: dict[str, float] | None =
         head, rule = head + " CPU latency (ms) |", rule + "---:|"
     lines = [head, rule]
     for c in cards:
-        row = f"| {c.name} | {c.year} | {c.acc1:.1f} | {c.acc5:.1f} | {c.params_m:.1f} | {c.gflops:.2f} | {c.input_size} |"
+        row = (f"| {c.name} | {c.year} | {c.acc1:.1f} | {c.acc5:.1f} | {c.params_m:.1f} | {c.gflops:.2f} | "
+               f"{c.input_size} |")
         if latency_ms is not None:
             row += f" {latency_ms[c.arch]:.0f} |" if c.arch in latency_ms else " - |"
         lines.append(row)
@@ -162,7 +158,8 @@ def plot_tradeoff(cards: list[ModelCard], x: str = "gflops", ax: plt.Axes | None
         ax.annotate(c.name, (value, c.acc1), textcoords="offset points", xytext=(5, 4), fontsize=9)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 1, 10, 100 rather than 10^0 ...
-    ax.set_xlabel("GFLOPS per image (multiply-adds, log scale)" if x == "gflops" else "parameters, millions (log scale)")
+    by_compute = x == "gflops"
+    ax.set_xlabel("GFLOPS per image (multiply-adds, log scale)" if by_compute else "parameters, millions (log scale)")
     ax.set_ylabel("ImageNet top-1 accuracy (%)")
     ax.set_title(f"Accuracy against {'compute' if x == 'gflops' else 'size'}")
     ax.grid(True, which="both", alpha=0.3)

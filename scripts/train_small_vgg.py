@@ -11,6 +11,7 @@ so the same command on the same versions writes the same weights.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -24,10 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_utils.data import CLASSES, ShapesDataset  # noqa: E402
 from course_utils.device import seed_everything  # noqa: E402
-from course_utils.training import (  # noqa: E402
-    SMALL_VGG_INPUT, SMALL_VGG_PATH, SMALL_VGG_SETTINGS, RECIPE, evaluate, make_optimizer,
-    make_scheduler, save_training_checkpoint, small_vgg, train,
-)
+from course_utils.small_vgg import RECIPE, SMALL_VGG_INPUT, SMALL_VGG_PATH, small_vgg  # noqa: E402
+from course_utils.training import evaluate, make_optimizer, make_scheduler, save_training_checkpoint, train  # noqa: E402
+
+
+def built_with(factory) -> dict:
+    """The keyword settings ``factory()`` uses by default: stored so the file says what it holds."""
+    return {k: p.default for k, p in inspect.signature(factory).parameters.items() if p.kind is p.KEYWORD_ONLY}
 
 
 def main() -> None:
@@ -64,7 +68,7 @@ def main() -> None:
     print(f"test accuracy on {len(test_set)} fresh images (seed {RECIPE['test_seed']}): {test_acc:.4f}")
     save_training_checkpoint(
         args.out, model, None, None, history.epochs, history,
-        settings={k: v for k, v in SMALL_VGG_SETTINGS.items()}, classes=list(CLASSES),
+        settings=built_with(small_vgg), classes=list(CLASSES),
         recipe=dict(RECIPE), test_acc=test_acc, threads=args.threads,
         versions={"torch": str(torch.__version__), "numpy": np.__version__, "opencv": cv2.__version__},
     )

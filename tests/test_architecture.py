@@ -11,24 +11,22 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils import architecture as arch
-from course_utils.architecture import (
-    CONFIGS,
+from course_utils import counting
+from course_utils.architecture import CONFIGS, build_vgg
+from course_utils.counting import configurations_table, count_parameters, cross_check_flops, layer_table
+from course_utils.layer_names import (
     LayerNameError,
-    build_vgg,
-    configurations_table,
-    count_parameters,
-    cross_check_flops,
     get_layer,
-    gradient_footprint,
     last_conv_relu,
-    layer_table,
-    measure_receptive_field,
     paper_names,
-    receptive_fields,
-    stacked_receptive_field,
     to_module_name,
     to_paper_name,
+)
+from course_utils.receptive_field import (
+    gradient_footprint,
+    measure_receptive_field,
+    receptive_fields,
+    stacked_receptive_field,
 )
 
 TORCHVISION_VGGS = ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
@@ -278,7 +276,8 @@ def test_table_renders_as_text_and_html():
 # --- The FLOP cross-check ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("config,batch_norm,size,width", [
-    ("D", False, 224, 1.0), ("E", True, 224, 1.0), ("C", False, 224, 1.0), ("A", False, 100, 1.0), ("B", True, 448, 0.25),
+    ("D", False, 224, 1.0), ("E", True, 224, 1.0), ("C", False, 224, 1.0),
+    ("A", False, 100, 1.0), ("B", True, 448, 0.25),
 ])
 def test_flop_counter_agrees_layer_by_layer(config, batch_norm, size, width):
     check = cross_check_flops(meta_vgg(config, batch_norm, width=width), (3, size, size))
@@ -288,8 +287,11 @@ def test_flop_counter_agrees_layer_by_layer(config, batch_norm, size, width):
 
 
 def test_cross_check_catches_a_wrong_formula(monkeypatch):
-    real = arch.layer_macs
-    monkeypatch.setattr(arch, "layer_macs", lambda m, shape: real(m, shape) + (1 if isinstance(m, nn.Linear) else 0))
+    real = counting.layer_macs
+    def off_by_one(m, shape):
+        return real(m, shape) + (1 if isinstance(m, nn.Linear) else 0)
+
+    monkeypatch.setattr(counting, "layer_macs", off_by_one)
     check = cross_check_flops(meta_vgg("A"))
     assert not check.ok and "DISAGREE" in str(check)
 

@@ -85,7 +85,25 @@ def test_a_process_killed_mid_write_leaves_the_old_checkpoint_intact(tmp_path):
     assert load_checkpoint(path)["epoch"] == 1
     # What a kill leaves is a hidden partial temp file beside it, never the checkpoint's name.
     leftovers = [name for name in _files(tmp_path) if name != "model.pt"]
-    assert all(name.startswith(".model.pt.") and name.endswith(".tmp") for name in leftovers), leftovers
+    assert leftovers and all(name.startswith(".model.pt.") and name.endswith(".tmp") for name in leftovers), leftovers
+    # ... and the next save of the same checkpoint clears it away.
+    save_checkpoint(_state(3.0), path)
+    assert _files(tmp_path) == ["model.pt"] and load_checkpoint(path)["epoch"] == 3
+
+
+def test_the_next_save_deletes_stale_temp_files_of_that_checkpoint_only(tmp_path):
+    stale = [".model.pt.abcd1234.tmp", ".model.pt.x_9y8z7w.tmp"]  # what killed saves of model.pt leave
+    others = [
+        ".other.pt.abcd1234.tmp",  # another checkpoint's leftover: its own next save cleans it
+        ".model.pt.bak.abcd1234.tmp",  # a leftover of model.pt.bak, not of model.pt
+        ".model.pt.abcd1234.tmp.keep", "model.pt.abcd1234.tmp", ".model.pt.short.tmp",  # not our pattern
+        "notes.tmp", "model.pt.bak",
+    ]
+    for name in stale + others:
+        (tmp_path / name).write_bytes(b"half a checkpoint")
+    (tmp_path / ".model.pt.dir12345.tmp").mkdir()  # a folder with the pattern's name: not ours, left alone
+    save_checkpoint(_state(1.0), tmp_path / "model.pt")
+    assert _files(tmp_path) == sorted(others + [".model.pt.dir12345.tmp", "model.pt"])
 
 
 def test_load_refuses_a_pickle_that_would_run_code(tmp_path):
@@ -155,7 +173,8 @@ def test_resume_restores_optimizer_and_scheduler_state(tmp_path):
     opt = make_optimizer(model, lr=0.1)
     sched = make_scheduler(opt, patience=0)
     ckpt = tmp_path / "run.pt"
-    train(model, train_loader, val_loader, 2, optimizer=opt, scheduler=sched, device="cpu", progress=False, checkpoint=ckpt)
+    train(model, train_loader, val_loader, 2, optimizer=opt, scheduler=sched, device="cpu", progress=False,
+          checkpoint=ckpt)
 
     fresh = _model()
     opt2 = make_optimizer(fresh, lr=0.5)

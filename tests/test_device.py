@@ -41,3 +41,31 @@ def test_environment_report_has_the_facts_a_helper_asks_for():
     assert report["device"] == "cpu"
     assert int(report["cpu threads (torch)"]) >= 1
     assert {"python", "torchvision", "numpy"} <= set(report)
+
+
+def test_cpu_threads_is_scoped_even_when_the_block_raises():
+    import pytest
+    import torch
+
+    from course_utils.device import cpu_threads
+
+    before = torch.get_num_threads()
+    with cpu_threads(1) as previous:
+        assert torch.get_num_threads() == 1 and previous == before
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError):
+        with cpu_threads(1):
+            raise RuntimeError("a failing cell")
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="at least 1"):
+        with cpu_threads(0):
+            pass
+
+
+def test_model_device_of_a_model_without_parameters_is_the_cpu():
+    import torch
+
+    from course_utils.device import model_device
+
+    assert model_device(torch.nn.ReLU()) == torch.device("cpu")
+    assert model_device(torch.nn.Linear(2, 2).to("meta")) == torch.device("meta")

@@ -2,9 +2,8 @@
 
 import pytest
 import torch
-import torchvision
 
-from course_utils.architecture import LayerNameError, build_vgg
+from course_utils.architecture import build_vgg
 from course_utils.features import (
     block_ends,
     capture,
@@ -14,20 +13,9 @@ from course_utils.features import (
     shape_table,
     top_channels,
 )
+from course_utils.layer_names import LayerNameError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def vgg16():
-    torch.manual_seed(0)
-    return torchvision.models.vgg16(weights=None).eval()
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def hooks(model):
@@ -95,9 +83,21 @@ def test_top_channels_and_filters():
     assert top_channels(fm, 2) == [3, 1]
     with pytest.raises(ValueError):
         top_channels(torch.zeros(4, 4), 1)
-    w = torch.randn(8, 3, 3, 3)
-    patches = filters_as_images(w)
-    assert patches.shape == (8, 3, 3, 3)
-    assert patches.amin(dim=(1, 2, 3)).abs().max() < 1e-6 and (patches.amax(dim=(1, 2, 3)) - 1).abs().max() < 1e-6
     with pytest.raises(ValueError, match="RGB"):
         filters_as_images(torch.randn(8, 16, 3, 3))
+
+
+def test_filters_are_drawn_with_zero_as_grey():
+    """Notebook 06 says grey means "does not care": a zero weight must land on 0.5, per filter, NaN-free."""
+    w = torch.zeros(3, 3, 2, 2)               # (filters, RGB, k, k)
+    w[0, 0, 0, 0], w[0, 2, 1, 1] = 2.0, -1.0  # filter 0: largest |w| is 2 -> 1.0; -1 -> 0.25; zeros -> 0.5
+    w[1, 1, 0, 1] = -4.0                      # filter 1: its only weight is negative -> 0.0
+    # filter 2 stays all zero: all grey, not NaN
+    patches = filters_as_images(w)            # (filters, k, k, RGB)
+    assert patches.shape == (3, 2, 2, 3) and not patches.isnan().any()
+    assert patches[0, 0, 0, 0] == 1.0 and patches[0, 1, 1, 2] == 0.25
+    assert patches[1, 0, 1, 1] == 0.0
+    zero = w.permute(0, 2, 3, 1) == 0
+    assert torch.equal(patches[zero], torch.full((int(zero.sum()),), 0.5))
+    assert torch.equal(patches[2], torch.full((2, 2, 3), 0.5))
+    assert 0 <= patches.min() and patches.max() <= 1

@@ -8,42 +8,25 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-import torchvision
 
-from course_utils.architecture import LayerNameError, build_vgg, to_module_name
 from course_utils.gradcam import (
     GradCAM,
     GradCAMPlusPlus,
     GuidedBackprop,
-    default_layer,
     guided_gradcam,
     overlay,
     resize_map,
     scale_maps,
 )
 from course_utils.gradcam.overlay import seed_resize
+from course_utils.layer_names import LayerNameError, last_conv_relu, to_module_name
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is faster, and much faster when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
-def small():
-    """VGG-A at width 1/8, 10 classes: same layout as VGG11, a fraction of the cost."""
-    torch.manual_seed(0)
-    return build_vgg("A", width=0.125, num_classes=10, hidden=64, pool_size=1).eval()
-
-
-@pytest.fixture(scope="module")
-def vgg16():
-    torch.manual_seed(0)
-    return torchvision.models.vgg16(weights=None).eval()
+def small(tiny_vgg):
+    return tiny_vgg()
 
 
 def x_batch(b=2, h=64, w=64, seed=1):
@@ -71,7 +54,7 @@ def test_maps_shape_range_non_square(small):
 
 def test_raw_map_matches_hand_computation(small):
     x = x_batch(1, 64, 64)
-    layer = to_module_name(small, default_layer(small))
+    layer = to_module_name(small, last_conv_relu(small))
     index = int(layer.split(".")[1])
     result = GradCAM(small).explain(x, targets=[4])
     expected = by_hand(small, index, x, 4)
@@ -173,9 +156,9 @@ def test_bad_targets_get_clear_errors(small, targets, message):
 
 
 def test_bad_input_shape(small):
-    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
         GradCAM(small)(torch.zeros(64, 64))
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="expected an image tensor, got ndarray"):
         GradCAM(small)(np.zeros((1, 3, 64, 64)))
 
 

@@ -6,23 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.architecture import build_vgg
 from course_utils.gradcam import GradCAM, GradCAMPlusPlus, GuidedBackprop, LayerCapture, guided_relus
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster, and much faster when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture()
-def model():
-    torch.manual_seed(0)
-    return build_vgg("A", width=0.125, num_classes=10, hidden=64, pool_size=1).eval()
+def model(tiny_vgg):
+    return tiny_vgg()
 
 
 def x_batch(b=2, size=64):

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from course_utils.architecture import get_layer
 from course_utils.gradcam import GradCAM, GradCAMPlusPlus, GuidedBackprop, scale_maps, upsample
+from course_utils.layer_names import get_layer
 
 pgc = pytest.importorskip("pytorch_grad_cam")
 captum_attr = pytest.importorskip("captum.attr")
@@ -50,13 +50,7 @@ def model(request):
     return m
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small inputs: one thread is as fast, and much faster when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(autouse=True)
@@ -80,13 +74,18 @@ def inputs(h, w, b=2, seed=3):
 CASES = [(96, 128, [3, 811])]
 
 
+def ours_at(model, which: str, h: int, w: int, targets: list[int]):
+    """(input, our Grad-CAM result, the layer's module) at ``which``: "last_relu" or "pool5"."""
+    name = LAST_RELU[model.arch] if which == "last_relu" else "pool5"
+    x = inputs(h, w)
+    return x, GradCAM(model, name).explain(x, targets), get_layer(model, name)
+
+
 @pytest.mark.parametrize("which", ["last_relu", "pool5"])
 @pytest.mark.parametrize("h, w, targets", CASES)
 def test_gradcam_equals_pytorch_grad_cam(model, which, h, w, targets):
-    name = LAST_RELU[model.arch] if which == "last_relu" else "pool5"
-    x = inputs(h, w)
-    ours = GradCAM(model, name).explain(x, targets)
-    with pgc.GradCAM(model, [get_layer(model, name)]) as theirs:
+    x, ours, layer = ours_at(model, which, h, w, targets)
+    with pgc.GradCAM(model, [layer]) as theirs:
         expected = torch.from_numpy(theirs(x, [ClassifierOutputTarget(t) for t in targets]))
     assert expected.shape == ours.maps.shape == (2, h, w)
     torch.testing.assert_close(comparable(ours.raw, (h, w)), expected, rtol=0, atol=1e-5)
@@ -95,16 +94,14 @@ def test_gradcam_equals_pytorch_grad_cam(model, which, h, w, targets):
 @pytest.mark.parametrize("which", ["last_relu", "pool5"])
 @pytest.mark.parametrize("h, w, targets", CASES)
 def test_gradcam_raw_map_equals_captum(model, which, h, w, targets):
-    name = LAST_RELU[model.arch] if which == "last_relu" else "pool5"
-    x = inputs(h, w)
-    ours = GradCAM(model, name).explain(x, targets)
-    theirs = captum_attr.LayerGradCam(model, get_layer(model, name)).attribute(x, target=targets)
+    x, ours, layer = ours_at(model, which, h, w, targets)
+    theirs = captum_attr.LayerGradCam(model, layer).attribute(x, target=targets)
     assert theirs.shape == (2, 1) + ours.raw.shape[1:]
     scale = ours.raw.abs().max()
     torch.testing.assert_close(ours.raw / scale, theirs[:, 0] / scale, rtol=0, atol=1e-5)
     # with ReLU and captum's bilinear interpolation, the upsampled maps agree too
     theirs_up = captum_attr.LayerAttribution.interpolate(
-        captum_attr.LayerGradCam(model, get_layer(model, name)).attribute(x, target=targets, relu_attributions=True),
+        captum_attr.LayerGradCam(model, layer).attribute(x, target=targets, relu_attributions=True),
         (h, w), interpolate_mode="bilinear")
     torch.testing.assert_close(upsample(F.relu(ours.raw), (h, w)) / scale, theirs_up[:, 0] / scale, rtol=0, atol=1e-5)
 

@@ -153,7 +153,7 @@ def test_cascading_randomization_mechanics():
 
 @pytest.fixture(scope="module")
 def small_vgg():
-    from course_utils.training import SMALL_VGG_PATH, load_small_vgg
+    from course_utils.small_vgg import SMALL_VGG_PATH, load_small_vgg
 
     if not SMALL_VGG_PATH.is_file():
         pytest.skip(f"{SMALL_VGG_PATH} is not there yet: run scripts/train_small_vgg.py")
@@ -166,7 +166,7 @@ def small_vgg():
 @pytest.fixture(scope="module")
 def held_out():
     from course_utils.data import ShapesDataset, TwoShapesDataset
-    from course_utils.training import RECIPE, SMALL_VGG_INPUT
+    from course_utils.small_vgg import RECIPE, SMALL_VGG_INPUT
 
     seed = RECIPE["test_seed"]
     return ShapesDataset(150, seed=seed, size=SMALL_VGG_INPUT), TwoShapesDataset(150, seed=seed, size=SMALL_VGG_INPUT)

@@ -32,7 +32,8 @@ REAL_WEIGHTS = os.environ.get("COURSE_REAL_WEIGHTS") == "1"
 
 needs_real_weights = pytest.mark.skipif(
     not REAL_WEIGHTS,
-    reason="needs torchvision's real weights: run `make prefetch` once, then `make test-pretrained` (sets COURSE_REAL_WEIGHTS=1)",
+    reason="needs torchvision's real weights: run `make prefetch` once, "
+    "then `make test-pretrained` (sets COURSE_REAL_WEIGHTS=1)",
 )
 
 DOMESTIC_CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -40,7 +41,8 @@ DOMESTIC_CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian 
 # photo -> (what its top-5 must contain, the test on the top-5 rows)
 EXPECTED = {
     "cat": ("a domestic cat (classes 281-285)", lambda rows: any(r.index in DOMESTIC_CATS for r in rows)),
-    "coffee": ("espresso, cup or coffee mug", lambda rows: any(r.name in {"espresso", "cup", "coffee mug"} for r in rows)),
+    "coffee": ("espresso, cup or coffee mug",
+               lambda rows: any(r.name in {"espresso", "cup", "coffee mug"} for r in rows)),
     "rocket": ("missile, projectile or space shuttle",
                lambda rows: any(r.name in {"missile", "projectile", "space shuttle"} for r in rows)),
 }
@@ -112,7 +114,8 @@ def test_skip_reason_for_each_weights_state(monkeypatch, state, expected):
 
 
 def _run_pretrained_tests(env: dict) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "pytest", str(Path(__file__)), "-m", "pretrained", "-rs", "-q", "-p", "no:cacheprovider"]
+    cmd = [sys.executable, "-m", "pytest", str(Path(__file__)), "-m", "pretrained", "-rs", "-q",
+           "-p", "no:cacheprovider"]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 

@@ -13,10 +13,8 @@ from torch.utils.data import DataLoader
 
 from course_utils.checkpoints import load_checkpoint
 from course_utils.data import CLASSES, ShapesDataset
-from course_utils.training import (
-    RECIPE, SMALL_VGG_INPUT, SMALL_VGG_PATH, SMALL_VGG_SETTINGS, confusion_matrix, load_small_vgg,
-    load_small_vgg_history, predict,
-)
+from course_utils.small_vgg import RECIPE, SMALL_VGG_INPUT, SMALL_VGG_PATH, load_small_vgg, load_small_vgg_history
+from course_utils.training import confusion_matrix, predicted_labels
 
 FRESH_SEED = 12345  # never used in training, validation or the script's test split
 THRESHOLD = 0.97
@@ -27,7 +25,8 @@ def test_the_checkpoint_is_small_and_plain_data():
     assert SMALL_VGG_PATH.stat().st_size < 3 * 2**20
     state = load_checkpoint(SMALL_VGG_PATH)  # weights_only=True: plain tensors and containers
     assert tuple(state["classes"]) == CLASSES
-    assert state["settings"] == SMALL_VGG_SETTINGS
+    # The contract in course_utils/small_vgg.py's docstring: A at width 1/8, FC 256, batch norm, no pool5.
+    assert state["settings"] == {"config": "A", "width": 0.125, "hidden": 256, "batch_norm": True, "drop_pool5": True}
     assert FRESH_SEED not in (state["recipe"]["train_seed"], state["recipe"]["val_seed"], state["recipe"]["test_seed"])
 
 
@@ -42,7 +41,7 @@ def test_loads_in_eval_mode_with_the_documented_input():
 def test_accuracy_on_freshly_generated_test_data():
     model = load_small_vgg(device="cpu")
     data = ShapesDataset(1000, seed=FRESH_SEED, size=SMALL_VGG_INPUT)
-    preds, labels = predict(model, DataLoader(data, batch_size=250))
+    preds, labels = predicted_labels(model, DataLoader(data, batch_size=250))
     accuracy = (preds == labels).float().mean().item()
     assert accuracy >= THRESHOLD, f"shipped model scores {accuracy:.3f} on fresh data, expected >= {THRESHOLD}"
     per_class = confusion_matrix(preds, labels).diag() / torch.bincount(labels, minlength=len(CLASSES))

@@ -8,11 +8,18 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils.architecture import get_layer, last_conv_relu, paper_names
 from course_utils.data import CLASSES, ShapesDataset
+from course_utils.layer_names import get_layer, last_conv_relu, paper_names
+from course_utils.small_vgg import RECIPE, SMALL_VGG_INPUT, load_small_vgg, small_vgg
 from course_utils.training import (
-    RECIPE, SMALL_VGG_INPUT, History, confusion_matrix, evaluate, extract_features, load_small_vgg,
-    make_optimizer, make_scheduler, predict, small_vgg, train,
+    History,
+    confusion_matrix,
+    evaluate,
+    extract_features,
+    make_optimizer,
+    make_scheduler,
+    predicted_labels,
+    train,
 )
 from course_utils.viz import plot_confusion_matrix, plot_history
 
@@ -37,7 +44,8 @@ def test_train_learns_and_records_one_entry_per_epoch():
     history = train(model, DataLoader(_blobs(), 32, shuffle=True), DataLoader(_blobs(seed=1), 64), 4,
                     lr=0.05, device="cpu", progress=False)
     assert history.epochs == 4
-    for series in (history.train_loss, history.train_acc, history.val_loss, history.val_acc, history.lr, history.seconds):
+    h = history
+    for series in (h.train_loss, h.train_acc, h.val_loss, h.val_acc, h.lr, h.seconds):
         assert len(series) == 4
     assert history.val_acc[-1] >= 0.95
     assert history.train_loss[-1] < history.train_loss[0]
@@ -99,7 +107,7 @@ def test_evaluate_and_predict_agree_with_a_hand_count():
     loss, acc = evaluate(model, DataLoader(TensorDataset(x, y), 3))
     assert acc == 0.75
     assert loss == pytest.approx(nn.functional.cross_entropy(x, y).item())
-    preds, labels = predict(model, DataLoader(TensorDataset(x, y), 3))
+    preds, labels = predicted_labels(model, DataLoader(TensorDataset(x, y), 3))
     assert preds.tolist() == [0, 1, 0, 1] and labels.tolist() == [0, 1, 1, 1]
 
 

@@ -16,7 +16,8 @@ def close_figures():
     plt.close("all")
 
 
-@pytest.mark.parametrize("config,batch_norm,name", [("D", False, "vgg16"), ("A", True, "vgg11_bn"), ("vgg19", False, "vgg19")])
+@pytest.mark.parametrize("config,batch_norm,name",
+                         [("D", False, "vgg16"), ("A", True, "vgg11_bn"), ("vgg19", False, "vgg19")])
 def test_view_matches_torchvision_at_224(config, batch_norm, name):
     meta = torchvision.models.get_model_weights(name).DEFAULT.meta
     view = architecture_view(config, batch_norm, 224)

@@ -8,7 +8,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_utils.architecture import build_vgg  # noqa: E402
 from course_utils.features import capture  # noqa: E402
 from course_utils.widgets import (  # noqa: E402
     GRADCAM_METHODS,
@@ -20,9 +19,8 @@ from course_utils.widgets import (  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return build_vgg("A", width=0.125, num_classes=5, hidden=32, pool_size=1).eval()
+def model(tiny_vgg):
+    return tiny_vgg(num_classes=5, hidden=32)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +87,7 @@ def test_gradcam_view_explicit_class_and_errors(model, images):
 
 def test_gradcam_explorer_builds_and_redraws(model, images):
     ui = gradcam_explorer(model, images, ["relu5_2", "relu4_2"], classes={"class 1": 1})
-    (image_box, layer_box), (class_box, method_box) = ui.children[0].children, ui.children[1].children
+    (_image_box, layer_box), (class_box, method_box) = ui.children[0].children, ui.children[1].children
     layer_box.value = "relu4_2"
     class_box.value = "class 1"
     method_box.value = "Guided Grad-CAM"

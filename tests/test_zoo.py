@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from course_utils.benchmark import Timing
+from course_utils.counting import count_parameters
 from course_utils.zoo import (
     ZOO,
     build_random,
     cards_markdown,
-    count_params,
     measure_latency,
     model_card,
     plot_latency,
@@ -21,7 +21,8 @@ from course_utils.zoo import (
 
 
 def test_the_zoo_has_the_architectures_the_course_compares():
-    assert set(ZOO) == {"vgg11", "vgg16", "vgg19", "resnet18", "resnet50", "inception_v3", "efficientnet_b0", "convnext_tiny"}
+    assert set(ZOO) == {"vgg11", "vgg16", "vgg19", "resnet18", "resnet50",
+                        "inception_v3", "efficientnet_b0", "convnext_tiny"}
 
 
 def test_vgg16_card_matches_torchvisions_documentation():
@@ -44,7 +45,7 @@ def test_the_weights_choice_is_honoured():
 @pytest.mark.parametrize("arch", list(ZOO))
 def test_metadata_parameter_counts_match_the_built_architecture(arch):
     model = build_random(arch, device="meta")  # shapes only: instant, no memory
-    assert count_params(model) == model_card(arch).params
+    assert count_parameters(model) == model_card(arch).params
 
 
 def test_unknown_architecture_lists_the_valid_ones():

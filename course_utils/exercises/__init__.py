@@ -1,20 +1,32 @@
-"""Exercise checks and revealable solutions, one module per notebook.
+"""Exercise checks and revealable solutions, one module per notebook (``nbNN.py``).
 
 Every exercise in the course ends with two cells:
 
 * ``check_xxx(your_answer)`` prints what is right or what is still wrong, and
-  returns True or False. It never raises, so a half-done notebook still runs.
+  returns True or False. It never raises, whatever it is given (``None`` means
+  "not attempted yet"), so a half-done notebook still runs to the end.
 * ``reveal(solution_xxx)`` shows a "Show solution" button; the worked solution's
   source appears only when you click it. Try first!
 
-The solutions are real functions, so the tests run each one through its check.
+Every ``check_xxx`` has a ``solution_xxx``, and the tests run each solution through
+its check. A check never computes its expected value with the solution's code
+(that would only prove the code agrees with itself): it works it out another way,
+from first principles, through a different library, or from a pinned number with its
+source.
+
+The helpers below are the machinery every module shares.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import numbers
 import textwrap
 from typing import Callable
+
+import numpy as np
+import torch
 
 NOT_ATTEMPTED = "Not attempted yet: replace the `None` above with your answer, then run this cell again."
 
@@ -25,12 +37,56 @@ def not_attempted() -> bool:
     return False
 
 
-def call_safely(fn: Callable, *args) -> tuple[object, str | None]:
-    """Call the learner's function; return (result, None) or (None, what went wrong)."""
+def call_safely(fn: Callable, *args, doing: str = "calling your answer") -> tuple[object, str | None]:
+    """Call the learner's code; return (result, None) or (None, "<doing> raised <what>").
+
+    A check must never raise, and the learner's code may raise anything.
+    """
     try:
         return fn(*args), None
-    except Exception as err:  # the learner's code may raise anything; report it, don't crash
-        return None, f"calling your answer raised {type(err).__name__}: {err}"
+    except Exception as err:  # report it, don't crash the notebook
+        return None, f"{doing} raised {type(err).__name__}: {str(err)[:300]}"
+
+
+def as_number(answer: object, whole: bool = False) -> int | float | None:
+    """The learner's answer as a plain Python int or float, or None if it is not a number.
+
+    Accepts ints, floats, NumPy scalars and one-element tensors or arrays (what
+    ``.sum()`` and ``.numel()`` give). Refuses bools and strings: ``True`` is not a
+    count, and ``"5"`` is a slip the check should point out, not quietly fix.
+    With ``whole=True`` only whole numbers pass (``5.0`` becomes ``5``; NaN and inf do not).
+    """
+    if isinstance(answer, (torch.Tensor, np.ndarray, np.generic)):
+        size = answer.numel() if isinstance(answer, torch.Tensor) else answer.size
+        if size != 1:
+            return None
+        answer = answer.item()
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        return None
+    if whole:
+        if isinstance(answer, numbers.Integral):
+            return int(answer)
+        return int(answer) if float(answer).is_integer() else None
+    return answer
+
+
+def number_check(what: str, whole: bool = False) -> Callable[[Callable], Callable]:
+    """Decorate a check whose answer is one number: it then receives that number, never junk.
+
+    ``None`` gets "not attempted yet" and anything ``as_number`` refuses gets
+    "give <what>", so the check itself only compares numbers.
+    """
+    def decorate(check: Callable[[int | float], bool]) -> Callable[[object], bool]:
+        @functools.wraps(check)
+        def checked(answer: object) -> bool:
+            if answer is None:
+                return not_attempted()
+            value = as_number(answer, whole=whole)
+            if value is None:
+                return report(False, f"give {what}, got {answer!r:.80}.")
+            return check(value)
+        return checked
+    return decorate
 
 
 def report(ok: bool, message: str) -> bool:
@@ -46,7 +102,8 @@ def solution_source(solution: Callable) -> str:
     doc = inspect.getdoc(solution)
     if doc and body and body[0].strip().startswith(('"""', "'''")):
         quote = body[0].strip()[:3]
-        end = next(i for i, line in enumerate(body) if line.rstrip().endswith(quote) and (i > 0 or line.strip().count(quote) >= 2))
+        end = next(i for i, line in enumerate(body)
+                   if line.rstrip().endswith(quote) and (i > 0 or line.strip().count(quote) >= 2))
         body = body[end + 1:]
     lines = textwrap.dedent("\n".join(body)).strip().splitlines()
     # A solution ends in `return <answer>`; in a notebook cell that line is `answer = ...`.

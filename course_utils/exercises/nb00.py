@@ -1,47 +1,63 @@
-"""Exercises for notebook 00 (setup)."""
+"""Exercises for notebook 00 (setup): where weights live, and how big they are."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from course_utils.exercises import NOT_ATTEMPTED, report
+import torch
+import torchvision
+
+from course_utils.exercises import not_attempted, number_check, report
+
+
+def _documented_cache_dir() -> Path:
+    """``$TORCH_HOME/hub/checkpoints``, with the defaults torch.hub documents.
+
+    TORCH_HOME defaults to ``$XDG_CACHE_HOME/torch``, and XDG_CACHE_HOME to ``~/.cache``.
+    Worked out from the environment, not from ``torch.hub.get_dir()`` (the solution's way).
+    """
+    torch_home = os.environ.get("TORCH_HOME", os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch"))
+    return Path(torch_home).expanduser().resolve() / "hub" / "checkpoints"
 
 
 def check_cache_folder(answer) -> bool:
     """Exercise 1: the folder where torch keeps downloaded weights."""
-    from course_utils.weights import cache_dir
-
     if answer is None:
-        print(NOT_ATTEMPTED)
-        return False
-    ok = Path(answer).expanduser().resolve() == cache_dir().resolve()
-    return report(ok, f"torch keeps weights in {cache_dir()}" if ok else
-                  f"{answer} is not it. Hint: torch.hub.get_dir() gives the hub folder; weights go in a subfolder.")
+        return not_attempted()
+    if not isinstance(answer, (str, os.PathLike)):
+        return report(False, f"give a folder as a Path or a string, got {type(answer).__name__}.")
+    expected = _documented_cache_dir()
+    if Path(answer).expanduser().resolve() == expected:
+        return report(True, f"torch keeps weights in {expected}")
+    return report(False, f"{answer} is not it. Hint: torch.hub.get_dir() gives the hub folder; "
+                         "weights go in a subfolder.")
 
 
 def solution_cache_folder():
     """Exercise 1 solution."""
-    import torch
     from pathlib import Path
+
+    import torch
 
     answer = Path(torch.hub.get_dir()) / "checkpoints"
     return answer
 
 
-def check_vgg16_megabytes(answer) -> bool:
-    """Exercise 2: VGG16's weights file size in MiB, from its parameter count."""
-    from torchvision.models import VGG16_Weights
+def _vgg16_parameters() -> int:
+    """Counted on a VGG16 built on the meta device (shapes, no memory), not read from weights.meta."""
+    with torch.device("meta"):
+        model = torchvision.models.vgg16(weights=None)
+    return sum(p.numel() for p in model.parameters())
 
-    if answer is None:
-        print(NOT_ATTEMPTED)
-        return False
-    expected = VGG16_Weights.IMAGENET1K_V1.meta["num_params"] * 4 / 2**20
-    try:
-        ok = abs(float(answer) - expected) < 1
-    except (TypeError, ValueError):
-        return report(False, f"expected a number of MiB, got {answer!r}.")
-    return report(ok, f"{expected:.1f} MiB: every parameter is a 4-byte float32." if ok else
-                  f"{float(answer):.1f} is off. Hint: parameters x bytes per float32 / 2**20.")
+
+@number_check("a number of MiB")
+def check_vgg16_megabytes(value: float) -> bool:
+    """Exercise 2: VGG16's weights file size in MiB, from its parameter count."""
+    expected = _vgg16_parameters() * 4 / 2**20
+    if abs(value - expected) < 1:
+        return report(True, f"{expected:.1f} MiB: every parameter is a 4-byte float32.")
+    return report(False, f"{value:.1f} is off. Hint: parameters x bytes per float32 / 2**20.")
 
 
 def solution_vgg16_megabytes():

@@ -1,53 +1,37 @@
-"""Exercises for notebook 01 (the VGG architecture): checks and worked solutions.
+"""Exercises for notebook 01 (the VGG architecture): receptive fields, parameters, multiply-adds.
 
-Each check takes the learner's answer, never raises, prints what is right or
-still wrong, and returns True or False. The expected values are computed here,
-from ``course_utils.architecture``, never typed in.
+The notebook counts with ``course_utils`` (``layer_table``); the checks count another
+way: by the receptive-field formula, by the layer sizes of the paper's Table 1, and
+with torch's own ``FlopCounterMode`` on torchvision's VGG16.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import torch
+import torchvision
+from torch.utils.flop_counter import FlopCounterMode
 
-from course_utils.architecture import build_vgg, layer_table, stacked_receptive_field
-from course_utils.exercises import not_attempted as _not_attempted, NOT_ATTEMPTED, report
-
-
-
-def _is_number(answer) -> bool:
-    return isinstance(answer, numbers.Real) and not isinstance(answer, bool)
-
-
-def _vgg16_table(size: int):
-    with torch.device("meta"):
-        model = build_vgg("D", init_weights=False)
-    return layer_table(model, (3, size, size))
-
+from course_utils.exercises import number_check, report
 
 # --- Exercise 1: how many 3x3 layers see as much as AlexNet's 11x11? --------------------
 
-def check_layers_for_11x11(answer) -> bool:
-    """``answer``: how many stacked 3x3 (stride 1) convolutions have an 11x11 receptive field."""
-    if answer is None:
-        return _not_attempted()
-    if not _is_number(answer) or int(answer) != answer:
-        return report(False, f"give a whole number of layers, got {answer!r}.")
-    answer = int(answer)
-    if answer < 1:
+
+@number_check("a whole number of layers", whole=True)
+def check_layers_for_11x11(n: int) -> bool:
+    """The answer: how many stacked 3x3 (stride 1) convolutions have an 11x11 receptive field."""
+    if n < 1:
         return report(False, "you need at least one layer.")
-    rf = stacked_receptive_field(answer)
+    rf = 1 + 2 * n  # one pixel, and each 3x3 stride-1 layer widens the view by one pixel on each side
     if rf < 11:
-        return report(False, f"{answer} stacked 3x3 layers see only {rf}x{rf}. Each layer adds 2 pixels.")
+        return report(False, f"{n} stacked 3x3 layers see only {rf}x{rf}. Each layer adds 2 pixels.")
     if rf > 11:
-        return report(False, f"{answer} stacked 3x3 layers see {rf}x{rf}, more than 11x11. Each layer adds 2 pixels.")
-    return report(True, f"{answer} layers: 1 + {answer} x 2 = {rf}.")
+        return report(False, f"{n} stacked 3x3 layers see {rf}x{rf}, more than 11x11. Each layer adds 2 pixels.")
+    return report(True, f"{n} layers: 1 + {n} x 2 = {rf}.")
 
 
 def solution_layers_for_11x11():
     """Add 3x3 layers until the receptive field reaches 11."""
-    from course_utils.architecture import stacked_receptive_field
+    from course_utils.receptive_field import stacked_receptive_field
 
     answer = 1
     while stacked_receptive_field(answer) < 11:
@@ -57,29 +41,39 @@ def solution_layers_for_11x11():
 
 # --- Exercise 2: the share of VGG16's parameters in the FC layers ------------------------
 
-def check_fc_share(answer) -> bool:
-    """``answer``: the fraction (0 to 1) of VGG16's parameters held by fc6, fc7 and fc8."""
-    if answer is None:
-        return _not_attempted()
-    if not _is_number(answer):
-        return report(False, f"give a number between 0 and 1, got {answer!r}.")
-    table = _vgg16_table(224)
-    expected = table.split()["fc"]["params"] / table.params
-    if 1 < answer <= 100 and abs(answer / 100 - expected) < 0.002:
-        return report(False, f"that looks like a percentage ({answer}); give the fraction, {answer / 100:.3f}.")
-    if abs(answer - expected) < 0.002:
-        return report(True, f"the FC layers hold {expected:.1%} of VGG16's {table.params:,} parameters.")
-    fc6 = next(r for r in table if r.paper_name == "fc6").params / table.params
-    if abs(answer - fc6) < 0.002:
+# fc6, fc7, fc8 from the paper's Table 1: weights plus one bias per output.
+_FC6 = 512 * 7 * 7 * 4096 + 4096  # 512 maps of 7x7 from pool5 -> 4096
+_FC7 = 4096 * 4096 + 4096
+_FC8 = 4096 * 1000 + 1000  # 1000 ImageNet classes
+
+
+def _vgg16_meta() -> torch.nn.Module:
+    """torchvision's VGG16 on the meta device: shapes, no memory, no time."""
+    with torch.device("meta"):
+        return torchvision.models.vgg16(weights=None)
+
+
+@number_check("a number between 0 and 1")
+def check_fc_share(value: float) -> bool:
+    """The answer: the fraction (0 to 1) of VGG16's parameters held by fc6, fc7 and fc8."""
+    total = sum(p.numel() for p in _vgg16_meta().parameters())
+    expected = (_FC6 + _FC7 + _FC8) / total
+    if 1 < value <= 100 and abs(value / 100 - expected) < 0.002:
+        return report(False, f"that looks like a percentage ({value}); give the fraction, {value / 100:.3f}.")
+    if abs(value - expected) < 0.002:
+        return report(True, f"the FC layers hold {expected:.1%} of VGG16's {total:,} parameters.")
+    if abs(value - _FC6 / total) < 0.002:
         return report(False, "that is fc6 alone; add fc7 and fc8.")
-    return report(False, f"{answer:.3f} is not it. Sum the params of the rows whose kind is 'fc' "
+    return report(False, f"{value:.3f} is not it. Sum the params of the rows whose kind is 'fc' "
                          "(or use table.split()) and divide by table.params.")
 
 
 def solution_fc_share():
     """Count VGG16 on the meta device and divide the FC parameters by the total."""
     import torch
-    from course_utils.architecture import build_vgg, layer_table
+
+    from course_utils.architecture import build_vgg
+    from course_utils.counting import layer_table
 
     with torch.device("meta"):
         vgg16 = build_vgg("vgg16", init_weights=False)
@@ -90,29 +84,36 @@ def solution_fc_share():
 
 # --- Exercise 3: VGG16's multiply-adds at 112x112 ----------------------------------------
 
-def check_gmacs_at_112(answer) -> bool:
-    """``answer``: VGG16's multiply-adds for one 112x112 image, in billions."""
-    if answer is None:
-        return _not_attempted()
-    if not _is_number(answer):
-        return report(False, f"give a number (billions of multiply-adds), got {answer!r}.")
-    expected = _vgg16_table(112).gmacs
-    at_224 = _vgg16_table(224).gmacs
-    if abs(answer - expected) <= 0.005 * expected:
+def _counted_gmacs(size: int) -> float:
+    """torch's FlopCounterMode on torchvision's VGG16; a multiply-add is two FLOPs."""
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        _vgg16_meta()(torch.zeros(1, 3, size, size, device="meta"))
+    return counter.get_total_flops() / 2 / 1e9
+
+
+@number_check("a number (billions of multiply-adds)")
+def check_gmacs_at_112(value: float) -> bool:
+    """The answer: VGG16's multiply-adds for one 112x112 image, in billions."""
+    expected = _counted_gmacs(112)
+    quarter = _counted_gmacs(224) / 4
+    if abs(value - expected) <= 0.005 * expected:
         return report(True, f"{expected:.3f} G multiply-adds: the convolutions shrink 4x, "
                             "but the FC layers cost the same, because the adaptive pool always gives them 7x7.")
-    if abs(answer - at_224 / 4) <= 0.005 * at_224 / 4:
+    if abs(value - quarter) <= 0.005 * quarter:
         return report(False, "a quarter of the 224x224 figure assumes every layer shrinks. "
                              "Which layers see the same input size whatever the image size?")
-    if answer > 1000:
-        return report(False, f"{answer:,.0f} looks like a raw count; give it in billions (divide by 1e9).")
-    return report(False, f"{answer:.3f} is not it. Try layer_table(model, (3, 112, 112)).gmacs.")
+    if value > 1000:
+        return report(False, f"{value:,.0f} looks like a raw count; give it in billions (divide by 1e9).")
+    return report(False, f"{value:.3f} is not it. Try layer_table(model, (3, 112, 112)).gmacs.")
 
 
 def solution_gmacs_at_112():
     """The same count as at 224x224, with a different input size."""
     import torch
-    from course_utils.architecture import build_vgg, layer_table
+
+    from course_utils.architecture import build_vgg
+    from course_utils.counting import layer_table
 
     with torch.device("meta"):
         vgg16 = build_vgg("vgg16", init_weights=False)

@@ -1,10 +1,10 @@
-"""Exercises for notebook 02 (build VGG by hand): checks and worked solutions.
+"""Exercises for notebook 02 (build VGG by hand): VGG13 and configuration C.
 
-Each check takes the learner's model, never raises, prints what is right or still
-wrong, and returns True or False. A model passes when it has the reference's
-``state_dict`` (same names, same shapes) AND gives the reference's logits once the
-reference is loaded with the learner's own weights: the same test the notebook
-uses to prove the hand-built VGG16 is torchvision's.
+A model passes when it has the reference's ``state_dict`` (same names, same shapes)
+AND gives the reference's logits once the reference is loaded with the learner's own
+weights: the same test the notebook uses to prove the hand-built VGG16 is
+torchvision's. The references are torchvision's models, never the course's
+``build_vgg``, so a bug shared by the solution and the course code cannot pass.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils.architecture import build_vgg, paper_names
+from course_utils.architecture import VGG, make_features
+from course_utils.exercises import call_safely, not_attempted, report
+from course_utils.layer_names import paper_names
+
 # The solutions call `make_features` and `VGG`. Here they are the packaged ones; in the
 # notebook the revealed code runs with the learner's own hand-built functions of the
 # same names, which take the same arguments.
-from course_utils.architecture import VGG, make_features  # noqa: F401
-from course_utils.exercises import not_attempted as _not_attempted, NOT_ATTEMPTED, report
+NOTEBOOK_DEFINES = ("VGG", "make_features")
 
 _PROBE_SIZE = 32  # the smallest input VGG accepts; the adaptive pool makes it enough
-
 
 
 def _structure_problem(answer: nn.Module, reference: nn.Module) -> str | None:
@@ -38,7 +39,8 @@ def _structure_problem(answer: nn.Module, reference: nn.Module) -> str | None:
             parts.append(f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
         if extra:
             parts.append(f"unexpected {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''}")
-        hint = " Batch norm adds running_mean/running_var: this exercise has none." if any("running" in k for k in extra) else ""
+        batch_norm = any("running" in k for k in extra)
+        hint = " Batch norm adds running_mean/running_var: this exercise has none." if batch_norm else ""
         return ("the state_dict names differ from the reference's: " + "; ".join(parts) + "."
                 " Keep the layout features / avgpool / classifier, in the lesson's order." + hint)
     for k, shape in theirs.items():
@@ -53,22 +55,23 @@ def _logits_problem(answer: nn.Module, reference: nn.Module) -> str | None:
     The reference is built on the "meta" device and takes the learner's tensors as they
     are (``assign=True``): no copy, no second 500 MB model.
     """
-    try:
-        reference.load_state_dict(answer.state_dict(), assign=True)
-    except RuntimeError as err:
-        return f"the reference could not load your weights: {str(err)[:300]}"
+    _, err = call_safely(lambda: reference.load_state_dict(answer.state_dict(), assign=True),
+                         doing="loading your weights into the reference")
+    if err:
+        return err
     device = next(answer.parameters()).device
     x = torch.randn(1, 3, _PROBE_SIZE, _PROBE_SIZE, generator=torch.Generator().manual_seed(0)).to(device)
     was_training = answer.training
-    try:
-        answer.eval()
-        with torch.no_grad():
-            mine = answer(x).float().cpu()
-            theirs = reference.eval()(x).float().cpu()
-    except Exception as err:  # the learner's forward may raise anything; report it, don't crash
-        return f"running your model on a 1x3x{_PROBE_SIZE}x{_PROBE_SIZE} tensor raised {type(err).__name__}: {str(err)[:300]}"
-    finally:
+    with torch.no_grad():
+        doing = f"running your model on a 1x3x{_PROBE_SIZE}x{_PROBE_SIZE} tensor"
+        mine, err = call_safely(answer.eval(), x, doing=doing)
         answer.train(was_training)
+        theirs = reference.eval()(x).float().cpu()
+    if err:
+        return err
+    if not isinstance(mine, torch.Tensor):
+        return f"your model returns a {type(mine).__name__}; it should return the logits, one tensor."
+    mine = mine.float().cpu()
     if mine.shape != theirs.shape:
         return f"your model returns shape {tuple(mine.shape)}, expected {tuple(theirs.shape)}."
     if not torch.allclose(mine, theirs, rtol=1e-4, atol=1e-5):
@@ -80,7 +83,7 @@ def _logits_problem(answer: nn.Module, reference: nn.Module) -> str | None:
 
 def _check_model(answer, make_reference: Callable[[], nn.Module], what: str) -> bool:
     if answer is None:
-        return _not_attempted()
+        return not_attempted()
     if not isinstance(answer, nn.Module):
         return report(False, f"your answer should be a model (an nn.Module), got {type(answer).__name__}.")
     with torch.device("meta"):
@@ -99,7 +102,8 @@ def _check_model(answer, make_reference: Callable[[], nn.Module], what: str) -> 
 
 def check_vgg13(answer) -> bool:
     """``answer``: a hand-built VGG13 that matches ``torchvision.models.vgg13``."""
-    return _check_model(answer, lambda: torchvision.models.vgg13(weights=None, init_weights=False), "torchvision's VGG13")
+    return _check_model(answer, lambda: torchvision.models.vgg13(weights=None, init_weights=False),
+                        "torchvision's VGG13")
 
 
 def solution_vgg13():
@@ -111,19 +115,30 @@ def solution_vgg13():
 
 # --- Exercise 2: configuration C, with its 1x1 convolutions ------------------------------
 
+def _config_c_reference() -> nn.Module:
+    """Table 1's configuration C built from torchvision's VGG16 (configuration D):
+    conv3_3, conv4_3 and conv5_3 (``features[14]``, ``[21]``, ``[28]``) become 1x1 convolutions."""
+    model = torchvision.models.vgg16(weights=None, init_weights=False)
+    for index in (14, 21, 28):
+        channels = model.features[index].out_channels
+        model.features[index] = nn.Conv2d(channels, channels, kernel_size=1)
+    return model
+
+
+def _not_1x1(model: nn.Module) -> list[str]:
+    """Which of conv3_3, conv4_3, conv5_3 are missing or not 1x1 (raises on models without paper names)."""
+    names, modules = paper_names(model), dict(model.named_modules())
+    return [n for n in ("conv3_3", "conv4_3", "conv5_3")
+            if n not in names or tuple(modules[names[n]].kernel_size) != (1, 1)]
+
+
 def check_config_c(answer) -> bool:
     """``answer``: configuration C (D with conv3_3, conv4_3, conv5_3 as 1x1 convs)."""
     if isinstance(answer, nn.Module):
-        try:
-            names = paper_names(answer)
-            modules = dict(answer.named_modules())
-            wrong = [n for n in ("conv3_3", "conv4_3", "conv5_3")
-                     if n not in names or tuple(modules[names[n]].kernel_size) != (1, 1)]
-        except Exception:  # an unusual model: let the state_dict comparison explain
-            wrong = []
+        wrong, _ = call_safely(_not_1x1, answer)  # an unusual model: let the state_dict comparison explain
         if wrong:
             return report(False, f"{', '.join(wrong)} should be 1x1 convolutions (kernel_size=1, padding=0).")
-    return _check_model(answer, lambda: build_vgg("C", init_weights=False), "configuration C")
+    return _check_model(answer, _config_c_reference, "configuration C")
 
 
 def solution_config_c():

@@ -1,18 +1,16 @@
-"""Exercises for notebook 03 (pretrained inference): checks and worked solutions.
+"""Exercises for notebook 03 (pretrained inference): preprocessing, OpenCV input, eval mode.
 
-Each check takes the learner's answer, never raises, prints what is right or
-still wrong, and returns True or False.
+The reference preprocessing is torchvision's own ``weights.transforms()`` applied to
+the photo as PIL decodes it; the solutions write it by hand or start from OpenCV.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import cv2
 import torch
 from torch import nn
 
-from course_utils.exercises import not_attempted as _not_attempted, call_safely as _call, NOT_ATTEMPTED, report
+from course_utils.exercises import call_safely, not_attempted, report
 from course_utils.images import load_image, shipped_images
 from course_utils.weights import get_weights
 
@@ -26,35 +24,38 @@ def _reference_tensor() -> torch.Tensor:
     return get_weights("vgg11").transforms()(load_image(_cat_path()))
 
 
-
-
 # --- Exercise 1: write weights.transforms() by hand ---------------------------------------
 
 def check_transform(answer) -> bool:
     """``answer``: a torchvision transform (PIL image -> tensor) equal to VGG11's own preprocessing."""
     if answer is None:
-        return _not_attempted()
+        return not_attempted()
     if not callable(answer):
-        return report(False, f"your answer should be a transform you can call on a PIL image, got {type(answer).__name__}.")
-    out, err = _call(answer, load_image(_cat_path()))
+        return report(False, "your answer should be a transform you can call on a PIL image, "
+                             f"got {type(answer).__name__}.")
+    out, err = call_safely(answer, load_image(_cat_path()))
     if err:
         return report(False, err)
     if not isinstance(out, torch.Tensor):
-        return report(False, f"the transform must return a tensor, it returned {type(out).__name__}. Did you forget ToTensor()?")
+        return report(False, f"the transform must return a tensor, it returned {type(out).__name__}. "
+                             "Did you forget ToTensor()?")
     expected = _reference_tensor()
     if out.shape != expected.shape:
-        return report(False, f"the output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}: resize the short side to 256, then centre-crop 224.")
+        return report(False, f"the output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}: "
+                             "resize the short side to 256, then centre-crop 224.")
     if out.min() >= 0 and out.max() <= 1:
         return report(False, "the values are all in [0, 1]: add Normalize with the ImageNet mean and std.")
     diff = (out - expected).abs().max().item()
-    if diff > 1e-3:
-        return report(False, f"the output differs from weights.transforms() by up to {diff:.3f}. Check the order: Resize(256), CenterCrop(224), ToTensor(), Normalize.")
+    if not diff <= 1e-3:  # written so that NaN fails too
+        return report(False, f"the output differs from weights.transforms() by up to {diff:.3f}. "
+                             "Check the order: Resize(256), CenterCrop(224), ToTensor(), Normalize.")
     return report(True, f"your transform matches weights.transforms() (largest difference {diff:.1e}).")
 
 
 def solution_transform():
     """Resize the short side, crop the centre, scale to [0, 1], normalise."""
     from torchvision import transforms as T
+
     from course_utils.images import IMAGENET_MEAN, IMAGENET_STD
 
     answer = T.Compose([
@@ -71,11 +72,11 @@ def solution_transform():
 def check_bgr_to_tensor(answer) -> bool:
     """``answer``: a function from a ``cv2.imread`` array (H, W, 3 uint8, BGR) to the model's input tensor."""
     if answer is None:
-        return _not_attempted()
+        return not_attempted()
     if not callable(answer):
         return report(False, f"your answer should be a function taking a NumPy array, got {type(answer).__name__}.")
     bgr = cv2.imread(str(_cat_path()))
-    out, err = _call(answer, bgr.copy())
+    out, err = call_safely(answer, bgr.copy())
     if err:
         return report(False, err)
     expected = _reference_tensor()
@@ -86,8 +87,9 @@ def check_bgr_to_tensor(answer) -> bool:
     swapped = (out.flip(0) - expected).abs().mean().item()
     if swapped < error:
         return report(False, "the red and blue channels are swapped: OpenCV gives B, G, R; the model wants R, G, B.")
-    if error > 0.02:
-        return report(False, f"the tensor differs from the reference by {error:.3f} on average. Resize 256, crop 224, and normalise with the ImageNet mean and std.")
+    if not error <= 0.02:  # written so that NaN fails too
+        return report(False, f"the tensor differs from the reference by {error:.3f} on average. "
+                             "Resize 256, crop 224, and normalise with the ImageNet mean and std.")
     return report(True, f"channel order and preprocessing are right (mean difference {error:.4f}).")
 
 
@@ -95,6 +97,7 @@ def solution_bgr_to_tensor():
     """Swap BGR to RGB, make a PIL image, then use the weights' own transforms."""
     import cv2
     from PIL import Image
+
     from course_utils.weights import get_weights
 
     def answer(bgr):
@@ -113,15 +116,15 @@ def _dropout_model() -> nn.Module:
 def check_safe_predict(answer) -> bool:
     """``answer``: ``f(model, x) -> probabilities``, deterministic even if the model was left in train mode."""
     if answer is None:
-        return _not_attempted()
+        return not_attempted()
     if not callable(answer):
         return report(False, f"your answer should be a function f(model, x), got {type(answer).__name__}.")
     model = _dropout_model().train()
     x = torch.randn(3, 8)
-    first, err = _call(answer, model, x)
+    first, err = call_safely(answer, model, x)
     if err:
         return report(False, err)
-    second, _ = _call(answer, model, x)
+    second, _ = call_safely(answer, model, x)
     if not isinstance(first, torch.Tensor) or first.shape != (3, 4):
         got = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
         return report(False, f"expected probabilities of shape (3, 4), got {got}.")
@@ -130,9 +133,11 @@ def check_safe_predict(answer) -> bool:
     if second is None or not torch.equal(first, second):
         return report(False, "two calls gave different outputs: dropout is still on. Call model.eval() first.")
     if first.requires_grad:
-        return report(False, "the output still tracks gradients: wrap the forward in torch.inference_mode() or torch.no_grad().")
+        return report(False, "the output still tracks gradients: "
+                             "wrap the forward in torch.inference_mode() or torch.no_grad().")
     if not model.training:
-        return report(False, "the model is left in eval mode: put it back the way you found it (model.train(was_training)).")
+        return report(False, "the model is left in eval mode: "
+                             "put it back the way you found it (model.train(was_training)).")
     return report(True, "deterministic, no autograd, probabilities sum to 1, and the model's mode is restored.")
 
 

@@ -1,40 +1,29 @@
-"""Exercises for notebook 04 (training a VGG): checks and worked solutions.
-
-Each check takes the learner's answer, never raises, prints what is right or
-still wrong, and returns True or False.
-"""
+"""Exercises for notebook 04 (training a VGG): batch norm's cost, augmentation, the confusion matrix."""
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import lru_cache
-from typing import Any
 
 import torch
 from torch import nn
 
-from course_utils.exercises import not_attempted as _not_attempted, call_safely as _call, NOT_ATTEMPTED, report
-
-
-
+from course_utils.exercises import call_safely, not_attempted, number_check, report
 
 # --- Exercise 1: what does batch norm cost? ---------------------------------------------------
 
 def _bn_parameters() -> tuple[int, int, int]:
-    """(learnable BN parameters, BN layers, BN channels) of small_vgg()."""
-    from course_utils.training import small_vgg
+    """(learnable BN parameters, BN layers, BN channels) of small_vgg(), read off its BatchNorm2d layers
+    (the solution subtracts the totals of the model with and without batch norm instead)."""
+    from course_utils.small_vgg import small_vgg
 
     bns = [m for m in small_vgg().modules() if isinstance(m, nn.BatchNorm2d)]
     return sum(p.numel() for m in bns for p in m.parameters()), len(bns), sum(m.num_features for m in bns)
 
 
-def check_bn_parameters(answer) -> bool:
-    """``answer``: how many learnable parameters the batch-norm layers add to ``small_vgg()``."""
-    if answer is None:
-        return _not_attempted()
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        answer = answer.item()
-    if not isinstance(answer, (int, float)) or isinstance(answer, bool):
-        return report(False, f"your answer should be a number, got {type(answer).__name__}.")
+@number_check("a number of parameters")
+def check_bn_parameters(answer: float) -> bool:
+    """The answer: how many learnable parameters the batch-norm layers add to ``small_vgg()``."""
     total, layers, channels = _bn_parameters()
     if answer == total:
         return report(True, f"{total} parameters: a scale (gamma) and a shift (beta) for each of {channels} channels. "
@@ -42,7 +31,8 @@ def check_bn_parameters(answer) -> bool:
     if answer == layers:
         return report(False, "that is the number of batch-norm layers; count their parameters (p.numel()).")
     if answer == channels:
-        return report(False, "that counts one number per channel; each channel has two learnable ones, a scale and a shift.")
+        return report(False, "that counts one number per channel; "
+                             "each channel has two learnable ones, a scale and a shift.")
     if answer == 2 * total:
         return report(False, "running_mean and running_var are buffers, not learnable parameters: leave them out.")
     return report(False, f"{answer} is not it. Compare sum(p.numel() for p in model.parameters()) "
@@ -51,7 +41,7 @@ def check_bn_parameters(answer) -> bool:
 
 def solution_bn_parameters():
     """Count the parameters with and without batch norm, and subtract."""
-    from course_utils.training import small_vgg
+    from course_utils.small_vgg import small_vgg
 
     def count(model):
         return sum(p.numel() for p in model.parameters())
@@ -64,13 +54,13 @@ def solution_bn_parameters():
 def check_flip_augment(answer) -> bool:
     """``answer``: ``f(images)`` that flips each image of a (B, 3, H, W) batch left-right with probability 1/2."""
     if answer is None:
-        return _not_attempted()
+        return not_attempted()
     if not callable(answer):
         return report(False, f"your answer should be a function of a batch of images, got {type(answer).__name__}.")
     torch.manual_seed(0)
     images = torch.rand(64, 3, 16, 16)
     original = images.clone()
-    out, err = _call(answer, images)
+    out, err = call_safely(answer, images)
     if err:
         return report(False, err)
     if not isinstance(out, torch.Tensor) or out.shape != images.shape:
@@ -83,7 +73,8 @@ def check_flip_augment(answer) -> bool:
     if (out == original.flip(-2)).flatten(1).all(1).any() and not flipped.any():
         return report(False, "that flips top-bottom (dim -2); left-right is the last dimension, -1.")
     if not (same | flipped).all():
-        return report(False, "some images are neither unchanged nor mirrored left-right: flip whole images along dim -1.")
+        return report(False, "some images are neither unchanged nor mirrored left-right: "
+                             "flip whole images along dim -1.")
     if same.all():
         return report(False, "no image was flipped.")
     if flipped.all():
@@ -111,24 +102,25 @@ _CONFUSION_SEED = 2024
 
 
 @lru_cache(maxsize=1)
-def _confusion_cached() -> torch.Tensor:
-    """Computed once per session: the shipped model and the data never change."""
-    return _confusion_uncached()
+def _mistakes() -> tuple[dict[tuple[int, int], int], int]:
+    """({(true, predicted): count} for the wrong predictions, number of images), for the shipped model.
 
-
-def _confusion() -> torch.Tensor:
-    return _confusion_cached().clone()
-
-
-def _confusion_uncached() -> torch.Tensor:
+    Counted with a plain loop, not with ``predict`` and ``confusion_matrix`` (the solution's
+    way). Computed once per session: the shipped model and the data never change.
+    """
     from torch.utils.data import DataLoader
 
     from course_utils.data import ShapesDataset
-    from course_utils.training import confusion_matrix, load_small_vgg, predict
+    from course_utils.small_vgg import load_small_vgg
 
-    model = load_small_vgg(device="cpu")
-    preds, labels = predict(model, DataLoader(ShapesDataset(1000, seed=_CONFUSION_SEED), batch_size=250))
-    return confusion_matrix(preds, labels)
+    model = load_small_vgg(device="cpu").eval()
+    data = ShapesDataset(1000, seed=_CONFUSION_SEED)
+    counts: Counter = Counter()
+    with torch.inference_mode():
+        for images, labels, _ in DataLoader(data, batch_size=250):
+            predicted = model(images).argmax(dim=1)
+            counts.update((t, p) for t, p in zip(labels.tolist(), predicted.tolist()) if t != p)
+    return dict(counts), len(data)
 
 
 def check_most_confused(answer) -> bool:
@@ -137,26 +129,24 @@ def check_most_confused(answer) -> bool:
     from course_utils.data import CLASSES
 
     if answer is None:
-        return _not_attempted()
+        return not_attempted()
     if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not all(isinstance(a, str) for a in answer):
         return report(False, "your answer should be a pair of class names, e.g. ('square', 'circle').")
     unknown = [a for a in answer if a not in CLASSES]
     if unknown:
         return report(False, f"{unknown} not in the classes {list(CLASSES)}.")
-    matrix = _confusion()
-    mistakes = matrix.clone()
-    mistakes.fill_diagonal_(0)
-    worst = int(mistakes.max())
+    mistakes, n_images = _mistakes()
+    worst = max(mistakes.values(), default=0)
     true, pred = CLASSES.index(answer[0]), CLASSES.index(answer[1])
     if worst == 0:
         return report(True, "this model made no mistake at all on these images, so there is nothing to confuse.")
     if true == pred:
         return report(False, "those are the correct predictions (the diagonal); look off the diagonal.")
-    if int(mistakes[true, pred]) == worst:
-        return report(True, f"{worst} {answer[0]}s were called {answer[1]} out of {int(matrix.sum())} images.")
-    if int(mistakes[pred, true]) == worst:
+    if mistakes.get((true, pred), 0) == worst:
+        return report(True, f"{worst} {answer[0]}s were called {answer[1]} out of {n_images} images.")
+    if mistakes.get((pred, true), 0) == worst:
         return report(False, "rows are the true class and columns the prediction: swap the two.")
-    return report(False, f"{answer[0]} -> {answer[1]} happened {int(mistakes[true, pred])} times; "
+    return report(False, f"{answer[0]} -> {answer[1]} happened {mistakes.get((true, pred), 0)} times; "
                          f"the most common mistake happened {worst} times.")
 
 
@@ -165,10 +155,11 @@ def solution_most_confused():
     from torch.utils.data import DataLoader
 
     from course_utils.data import CLASSES, ShapesDataset
-    from course_utils.training import confusion_matrix, load_small_vgg, predict
+    from course_utils.small_vgg import load_small_vgg
+    from course_utils.training import confusion_matrix, predicted_labels
 
     model = load_small_vgg(device="cpu")
-    preds, labels = predict(model, DataLoader(ShapesDataset(1000, seed=2024), batch_size=250))
+    preds, labels = predicted_labels(model, DataLoader(ShapesDataset(1000, seed=2024), batch_size=250))
     mistakes = confusion_matrix(preds, labels)
     mistakes.fill_diagonal_(0)
     true, pred = divmod(int(mistakes.argmax()), len(CLASSES))

@@ -1,23 +1,17 @@
-"""Exercises for notebook 05 (transfer learning): checks and worked solutions.
+"""Exercises for notebook 05 (transfer learning): freezing, counting what trains, parameter groups.
 
-Each check takes the learner's answer, never raises, prints what is right or
-still wrong, and returns True or False. The checks build their own VGG11s
-without weights (the structure is all they look at), so they are quick and
-need no download.
+The checks look at structure only, so they build their own VGG11s without weights:
+quick, and no download.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from course_utils.exercises import not_attempted as _not_attempted, call_safely as _call, NOT_ATTEMPTED, report
+from course_utils.exercises import call_safely, not_attempted, number_check, report
 
 NUM_CLASSES = 5  # the shapes' classes
-
-
 
 
 def _trainable(model: nn.Module) -> set[str]:
@@ -29,22 +23,26 @@ def _trainable(model: nn.Module) -> set[str]:
 def check_frozen_with_new_head(answer) -> bool:
     """``answer``: a VGG11 with a new 5-class ``classifier[6]``, and nothing else trainable."""
     if answer is None:
-        return _not_attempted()
-    if not isinstance(answer, nn.Module) or not hasattr(answer, "classifier"):
-        return report(False, f"your answer should be the VGG11 model itself, got {type(answer).__name__}.")
-    head = answer.classifier[6]
+        return not_attempted()
+    classifier = getattr(answer, "classifier", None)
+    if not isinstance(answer, nn.Module) or not isinstance(classifier, nn.Sequential) or len(classifier) != 7:
+        return report(False, "your answer should be the VGG11 model itself (its classifier holds 7 modules), "
+                             f"got {type(answer).__name__}.")
+    head = classifier[6]
     if not isinstance(head, nn.Linear) or head.in_features != 4096:
         return report(False, "classifier[6] should be an nn.Linear taking fc7's 4096 features.")
     if head.out_features != NUM_CLASSES:
         return report(False, f"the new head has {head.out_features} outputs; the shapes have {NUM_CLASSES} classes.")
     trainable = _trainable(answer)
     if trainable == set():
-        return report(False, "nothing is trainable: freeze first, then replace classifier[6] (a new layer starts trainable).")
+        return report(False, "nothing is trainable: freeze first, then replace classifier[6] "
+                             "(a new layer starts trainable).")
     if trainable != {"classifier.6.weight", "classifier.6.bias"}:
         extra = sorted(trainable - {"classifier.6.weight", "classifier.6.bias"})
-        return report(False, f"{len(extra)} other tensors still train, e.g. {extra[:3]}: call model.requires_grad_(False) first.")
-    n = sum(p.numel() for p in head.parameters())
-    return report(True, f"only the new head trains: {n:,} of {sum(p.numel() for p in answer.parameters()):,} parameters.")
+        return report(False, f"{len(extra)} other tensors still train, e.g. {extra[:3]}: "
+                             "call model.requires_grad_(False) first.")
+    n, total = sum(p.numel() for p in head.parameters()), sum(p.numel() for p in answer.parameters())
+    return report(True, f"only the new head trains: {n:,} of {total:,} parameters.")
 
 
 def solution_frozen_with_new_head():
@@ -60,30 +58,21 @@ def solution_frozen_with_new_head():
 
 # --- Exercise 2: how much trains when fine-tuning the last block? ---------------------------------
 
-def _block5_count() -> int:
-    import torchvision
-
-    with torch.device("meta"):  # shapes only: no memory, no time
-        model = torchvision.models.vgg11()
-        model.classifier[6] = nn.Linear(4096, NUM_CLASSES)
-    tail = list(model.features[16:].parameters()) + list(model.classifier.parameters())
-    return sum(p.numel() for p in tail)
+# From the paper's Table 1 (configuration A), each layer's weights plus one bias per output:
+_CONV5 = 2 * (512 * 512 * 3 * 3 + 512)  # conv5_1 and conv5_2: 3x3, 512 -> 512
+_CLASSIFIER = (512 * 7 * 7 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * NUM_CLASSES + NUM_CLASSES)  # fc6-fc8
+_VGG11_PARAMETERS = 132_863_336  # the whole VGG11 (torchvision's VGG11_Weights documentation)
 
 
-def check_block5_parameters(answer) -> bool:
-    """``answer``: how many parameters train when block 5 (``features[16:]``) and the whole
+@number_check("a number of parameters")
+def check_block5_parameters(answer: float) -> bool:
+    """The answer: how many parameters train when block 5 (``features[16:]``) and the whole
     classifier (with the new 5-class head) of VGG11 are fine-tuned."""
-    if answer is None:
-        return _not_attempted()
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        answer = answer.item()
-    if not isinstance(answer, (int, float)) or isinstance(answer, bool):
-        return report(False, f"your answer should be a number, got {type(answer).__name__}.")
-    expected = _block5_count()
+    expected = _CONV5 + _CLASSIFIER
     if answer == expected:
         return report(True, f"{expected:,} parameters. Most of them are fc6 (25088 x 4096): "
                             "the fully connected layers, not the convolutions, are where VGG's parameters live.")
-    if answer == 132_863_336 or answer > expected:
+    if answer >= _VGG11_PARAMETERS or answer > expected:
         return report(False, "that is more than the block and the classifier: blocks 1-4 stay frozen.")
     return report(False, f"{answer:,} is not it. Add up p.numel() over model.features[16:] and model.classifier "
                          "after replacing classifier[6].")
@@ -115,11 +104,11 @@ def _small_vgg11_layout() -> nn.Module:
 def check_param_groups(answer) -> bool:
     """``answer``: ``f(model)`` returning SGD with block 5 at lr 0.001 and the classifier at lr 0.01."""
     if answer is None:
-        return _not_attempted()
+        return not_attempted()
     if not callable(answer):
         return report(False, f"your answer should be a function f(model) -> optimizer, got {type(answer).__name__}.")
     model = _small_vgg11_layout()
-    opt, err = _call(answer, model)
+    opt, err = call_safely(answer, model)
     if err:
         return report(False, err)
     if not isinstance(opt, torch.optim.SGD):
@@ -128,7 +117,8 @@ def check_param_groups(answer) -> bool:
     head = {id(p) for p in model.classifier.parameters()}
     groups = [({id(p) for p in g["params"]}, g["lr"]) for g in opt.param_groups]
     if len(groups) != 2:
-        return report(False, f"the optimizer has {len(groups)} parameter group(s); make two: block 5 and the classifier.")
+        return report(False, f"the optimizer has {len(groups)} parameter group(s); "
+                             "make two: block 5 and the classifier.")
     by_lr = {lr: ids for ids, lr in groups}
     if by_lr.get(0.001) != block5 or by_lr.get(0.01) != head:
         found = ", ".join(f"{len(ids)} tensors at lr {lr}" for ids, lr in groups)

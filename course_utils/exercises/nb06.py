@@ -1,48 +1,49 @@
-"""Exercises for notebook 06 (feature maps): checks and worked solutions.
+"""Exercises for notebook 06 (feature maps): predict a shape, write a hook, compare sizes.
 
-Each check takes the learner's answer, never raises, prints what is right or
-still wrong, and returns True or False.
+The solutions measure with hooks; the checks work the shapes out from the paper's
+Table 1: a 3x3 convolution with padding 1 keeps the side, each 2x2 pool halves it,
+and block k has 64, 128, 256, 512, 512 channels.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
 import torch
 
-from course_utils.exercises import not_attempted as _not_attempted, NOT_ATTEMPTED, report
+from course_utils.exercises import as_number, call_safely, not_attempted, number_check, report
+
+_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # VGG16's channels per block (Table 1, configuration D)
 
 
+def _map_shape(block: int, size: int) -> tuple[int, int, int]:
+    """(channels, height, width) of any ReLU in ``block`` for a size x size image: block k comes after k - 1 pools."""
+    side = size // 2 ** (block - 1)
+    return _CHANNELS[block], side, side
 
-def _as_ints(answer: Any) -> tuple[int, ...] | None:
-    try:
-        return tuple(int(v) for v in answer)
-    except (TypeError, ValueError):
+
+def _as_ints(answer) -> tuple[int, ...] | None:
+    """A list, tuple or torch.Size of whole numbers as a tuple of ints; None for anything else."""
+    if isinstance(answer, (str, bytes)):
         return None
+    values, err = call_safely(list, answer)
+    if err:
+        return None
+    numbers = tuple(as_number(v, whole=True) for v in values)
+    return None if None in numbers else numbers
 
 
 # --- Exercise 1: predict a layer's output shape -----------------------------------------
-
-def _relu4_3_shape(size: int = 160) -> tuple[int, int, int]:
-    """Measured, not typed: VGG16 built on the meta device (shapes only), one hooked forward pass."""
-    import torchvision
-
-    from course_utils.features import capture
-
-    with torch.device("meta"):
-        model = torchvision.models.vgg16(weights=None)
-    maps = capture(model, torch.zeros(1, 3, size, size, device="meta"), ["relu4_3"])
-    return tuple(int(s) for s in maps["relu4_3"].shape[1:])
 
 
 def check_output_shape(answer) -> bool:
     """``answer``: (channels, height, width) of VGG16's relu4_3 output for one 160x160 image."""
     if answer is None:
-        return _not_attempted()
+        return not_attempted()
     got = _as_ints(answer)
     if got is None:
         return report(False, f"give three integers (channels, height, width), got {answer!r}.")
-    expected = _relu4_3_shape()
+    expected = _map_shape(block=4, size=160)
     if len(got) == 4:
         return report(False, "drop the batch dimension: give (channels, height, width) for one image.")
     if got == expected:
@@ -50,7 +51,7 @@ def check_output_shape(answer) -> bool:
     if len(got) == 3 and sorted(got) == sorted(expected):
         return report(False, "right numbers, wrong order: PyTorch puts channels first, (C, H, W).")
     if len(got) == 3 and got[0] == expected[0]:
-        return report(False, f"the channels are right. Count the pools *before* relu4_3 (pool1..pool3): 160 / 2**3 = ?")
+        return report(False, "the channels are right. Count the pools *before* relu4_3 (pool1..pool3): 160 / 2**3 = ?")
     return report(False, f"not {got}. Block 4 has 512 channels; each pool before it halves the side.")
 
 
@@ -58,6 +59,7 @@ def solution_output_shape():
     """Build VGG16 on the meta device (no memory, no weights) and hook the layer."""
     import torch
     import torchvision
+
     from course_utils.features import capture
 
     with torch.device("meta"):
@@ -69,11 +71,12 @@ def solution_output_shape():
 # --- Exercise 2: write the hook yourself --------------------------------------------------
 
 def check_record(answer) -> bool:
-    """``answer``: a function ``record(model, module, x) -> tensor`` that returns ``module``'s output via a forward hook."""
+    """``answer``: a function ``record(model, module, x)`` returning ``module``'s output via a forward hook."""
     if answer is None:
-        return _not_attempted()
+        return not_attempted()
     if not callable(answer):
-        return report(False, f"your answer should be a function record(model, module, x), got {type(answer).__name__}.")
+        return report(False, "your answer should be a function record(model, module, x), "
+                             f"got {type(answer).__name__}.")
     from course_utils.architecture import build_vgg
 
     torch.manual_seed(0)
@@ -82,17 +85,19 @@ def check_record(answer) -> bool:
     conv = model.features[0]
     with torch.no_grad():
         expected = conv(x)
-    try:
-        got = answer(model, conv, x)
-    except Exception as err:  # the learner's code may raise anything
-        return report(False, f"calling your function raised {type(err).__name__}: {err}")
+    got, err = call_safely(answer, model, conv, x)
+    if err:
+        return report(False, err)
     left = sum(len(m._forward_hooks) for m in model.modules())
     if left:
         for m in model.modules():
             m._forward_hooks.clear()
-        return report(False, f"{left} hook(s) were left on the model: keep the handle and call handle.remove() (in a finally:).")
+        return report(False, f"{left} hook(s) were left on the model: "
+                             "keep the handle and call handle.remove() (in a finally:).")
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-        return report(False, f"expected a tensor of shape {tuple(expected.shape)}, got {getattr(got, 'shape', type(got).__name__)}.")
+        got = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        return report(False, f"expected a tensor of shape {tuple(expected.shape)}, got {got}.")
+    got = got.detach().float()
     if torch.allclose(got, expected.clamp(min=0)) and (expected < 0).any():
         return report(False, "you got conv1_1's output *after* the in-place ReLU overwrote it: store output.clone().")
     if not torch.allclose(got, expected, atol=1e-6):
@@ -123,28 +128,14 @@ def solution_record():
 
 # --- Exercise 3: how much smaller? --------------------------------------------------------
 
-def _shrink_factor() -> float:
-    import torchvision
 
-    from course_utils.features import block_ends, capture, shape_table
-
-    with torch.device("meta"):
-        model = torchvision.models.vgg16(weights=None)
-    rows = shape_table(capture(model, torch.zeros(1, 3, 224, 224, device="meta"), block_ends(model)))
-    return rows[0].values / rows[-1].values
-
-
-def check_shrink_factor(answer) -> bool:
-    """``answer``: how many times more numbers relu1_2's output holds than relu5_3's, for one 224x224 image."""
-    if answer is None:
-        return _not_attempted()
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        return report(False, f"give one number, got {answer!r}.")
-    expected = _shrink_factor()
+@number_check("one number")
+def check_shrink_factor(value: float) -> bool:
+    """The answer: how many times more numbers relu1_2's output holds than relu5_3's, for one 224x224 image."""
+    expected = math.prod(_map_shape(block=1, size=224)) / math.prod(_map_shape(block=5, size=224))
     if abs(value - expected) < 1e-6 * expected:
-        return report(True, f"{expected:.0f} times: the side shrinks 16x (256x fewer positions) while the channels grow only 8x.")
+        return report(True, f"{expected:.0f} times: the side shrinks 16x (256x fewer positions) "
+                            "while the channels grow only 8x.")
     if abs(value - 1 / expected) < 1e-9:
         return report(False, "upside down: divide relu1_2's count by relu5_3's.")
     if abs(value - 256) < 1e-6:
@@ -156,6 +147,7 @@ def solution_shrink_factor():
     """Capture both layers (meta device: shapes only) and divide their sizes."""
     import torch
     import torchvision
+
     from course_utils.features import capture
 
     with torch.device("meta"):

@@ -1,78 +1,37 @@
-"""What every CAM method shares: find the layer, hook it, run one cheap backward.
+"""What every CAM method shares: one forward pass, one short backward, one weighted sum.
 
-Grad-CAM needs two things from one layer of the network: its activation ``A``
-(shape B, C, h, w) on the forward pass, and the gradient of the class score with
-respect to it, ``dy/dA``, on the backward pass. This module gets both with hooks:
+A CAM method turns a layer's activation ``A`` (B, C, h, w) and the gradient of the
+class score with respect to it, ``dy/dA``, into one weight per channel; the map is
+the ReLU of the weighted sum of channels, upsampled to the image. ``BaseCAM`` does
+everything but the weights; a subclass (``GradCAM``, ``GradCAMPlusPlus``) only
+writes ``channel_weights``.
 
-* a **forward hook** on the layer replaces its output by a fresh copy whose
-  source, ``A``, is a detached tensor that *requires grad*. That copy is what the
-  rest of the network sees, so an in-place ReLU further on cannot overwrite the
-  ``A`` we kept (torchvision's VGG ReLUs are all ``inplace=True``);
-* a **tensor hook** on ``A`` stores ``dy/dA`` the moment autograd computes it.
-
-Because ``A`` is detached and every parameter has ``requires_grad`` switched off
-for the duration of the call, autograd records nothing below the layer. The
-backward pass from the logits therefore *stops at the layer*: one forward pass,
-a short backward over the layers above it, and no parameter ``.grad`` ever
-touched. (Module backward hooks would be the obvious tool, but they do not work
-with in-place ReLUs; forward hook + tensor hook does.)
-
+The activation and gradient come from ``LayerCapture`` (module ``capture``). Every
+parameter has ``requires_grad`` switched off for the duration of the call, so
+autograd records nothing it does not need and no parameter ``.grad`` is touched.
 Everything is put back in ``finally`` blocks: hooks removed, ``requires_grad``
 flags and train/eval mode restored, even when the forward pass raises.
+
+Two ways in, one meaning each: ``cam(x, targets)`` returns the (B, H, W) maps;
+``cam.explain(x, targets)`` returns a ``CAMResult`` with every intermediate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.architecture import LayerNameError, get_layer, last_conv_relu, paper_names
+from course_utils.gradcam.capture import LayerCapture
+from course_utils.inference import as_batch, eval_mode
+from course_utils.layer_names import get_layer, last_conv_relu, name_of
 
-Targets = Union[None, int, Sequence[int], torch.Tensor]
+Targets = None | int | Sequence[int] | torch.Tensor
 
-
-# ----------------------------------------------------------------------------------
-# Which layer?
-# ----------------------------------------------------------------------------------
-
-def default_layer(model: nn.Module) -> str:
-    """The layer Grad-CAM uses by default: the last ReLU after a convolution.
-
-    For VGG16 that is ``relu5_3`` (``features.29``), the layer of the Grad-CAM paper:
-    the last one that still has a spatial map *and* the full 14x14 resolution of
-    block 5 at 224x224 input. ``features[-1]`` is pool5, half as fine (7x7).
-    """
-    try:
-        return last_conv_relu(model)
-    except (LayerNameError, IndexError):
-        raise LayerNameError(
-            "cannot guess a target layer for this model (it is not VGG-shaped). "
-            "Pass one explicitly, e.g. layer='features.29' or the module itself."
-        ) from None
-
-
-def resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> tuple[str, nn.Module]:
-    """``(readable name, module)`` for a module, a dotted name, a paper name or None (default)."""
-    if layer is None:
-        layer = default_layer(model)
-    module = get_layer(model, layer)  # raises LayerNameError listing the valid names
-    dotted = next(n for n, m in model.named_modules() if m is module)
-    try:
-        inverse = {v: k for k, v in paper_names(model).items()}
-    except LayerNameError:
-        inverse = {}
-    name = inverse.get(dotted, dotted)
-    return name, module
-
-
-# ----------------------------------------------------------------------------------
-# Putting the model back exactly as it was
-# ----------------------------------------------------------------------------------
 
 @contextmanager
 def frozen_parameters(model: nn.Module) -> Iterator[None]:
@@ -91,72 +50,6 @@ def frozen_parameters(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[None]:
-    """Run in eval mode (no dropout, frozen batch-norm statistics), then restore the old mode."""
-    modes = [(m, m.training) for m in model.modules()]
-    try:
-        model.eval()
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
-
-
-# ----------------------------------------------------------------------------------
-# The hook pair
-# ----------------------------------------------------------------------------------
-
-class LayerCapture:
-    """Context manager that records one layer's activation and its gradient.
-
-    >>> with LayerCapture(model, "relu5_3") as cap:
-    ...     logits = model(x)
-    ...     score = logits[0, 281]
-    ...     grad, = torch.autograd.grad(score, cap.activation)
-    >>> torch.equal(cap.gradient, grad)   # the tensor hook saw the same gradient
-    """
-
-    def __init__(self, model: nn.Module, layer: str | nn.Module | None = None) -> None:
-        self.model = model
-        self.name, self.module = resolve_layer(model, layer)
-        self.activation: torch.Tensor | None = None
-        self.gradient: torch.Tensor | None = None
-        self._handles: list = []
-
-    def _forward_hook(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
-        if not isinstance(output, torch.Tensor):
-            raise TypeError(f"layer {self.name!r} returns {type(output).__name__}, not a tensor; pick another layer.")
-        # A leaf that requires grad: the backward pass will stop here.
-        activation = output.detach().requires_grad_(True)
-        self._handles.append(activation.register_hook(self._save_gradient))
-        self.activation = activation
-        # Hand the rest of the network a copy, so in-place ops after this layer
-        # (an in-place ReLU after a conv target) change the copy, not our A.
-        return activation.clone()
-
-    def _save_gradient(self, grad: torch.Tensor) -> None:
-        self.gradient = grad
-
-    def __enter__(self) -> "LayerCapture":
-        self.activation = self.gradient = None
-        self._handles.append(self.module.register_forward_hook(self._forward_hook))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
-
-    def remove(self) -> None:
-        """Remove every hook this capture registered (safe to call twice)."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-
-
-# ----------------------------------------------------------------------------------
-# Targets, scores, maps
-# ----------------------------------------------------------------------------------
-
 def check_targets(targets: Targets, logits: torch.Tensor) -> torch.Tensor:
     """One class index per image as a LongTensor; None means each image's top class."""
     batch, classes = logits.shape[0], logits.shape[1]
@@ -174,7 +67,8 @@ def check_targets(targets: Targets, logits: torch.Tensor) -> torch.Tensor:
         )
     bad = t[(t < 0) | (t >= classes)]
     if bad.numel():
-        raise ValueError(f"class index {bad[0].item()} is out of range: this model has {classes} classes (0 to {classes - 1}).")
+        raise ValueError(f"class index {bad[0].item()} is out of range: this model has {classes} classes (0 to "
+                         f"{classes - 1}).")
     return t.long()
 
 
@@ -207,22 +101,6 @@ def scale_maps(maps: torch.Tensor, subtract_min: bool = False) -> torch.Tensor:
     return out.clamp(0, 1)
 
 
-def model_device(model: nn.Module) -> torch.device:
-    """Where the model's parameters live (CPU for a model without any)."""
-    return next(model.parameters(), torch.empty(0)).device
-
-
-def check_input(x: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
-    """Accept (3, H, W) or (B, 3, H, W); return 4-D, on the model's device if a model is given."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"expected an image tensor, got {type(x).__name__}. Use a transform such as standard_transform(weights).")
-    if x.dim() == 3:
-        x = x.unsqueeze(0)
-    if x.dim() != 4:
-        raise ValueError(f"expected images of shape (B, C, H, W) or (C, H, W), got {tuple(x.shape)}.")
-    return x if model is None else x.to(model_device(model))
-
-
 @dataclass
 class CAMResult:
     """Everything one CAM call computed, detached from the autograd graph.
@@ -245,20 +123,14 @@ class CAMResult:
 class BaseCAM:
     """Shared machinery: run the model once, capture A and dy/dA, hand them to ``channel_weights``.
 
-    Subclasses only say how to turn the gradients into one weight per channel.
-    Use it as a context manager or not: it holds no hooks between calls.
+    ``layer`` is a paper name (``"relu5_3"``), a module name (``"features.29"``), the
+    module itself, or None for the last conv ReLU. The object holds no hooks between calls.
     """
 
     def __init__(self, model: nn.Module, layer: str | nn.Module | None = None) -> None:
         self.model = model
-        self.layer_name, self.layer = resolve_layer(model, layer)
-        self.last: CAMResult | None = None
-
-    def __enter__(self) -> "BaseCAM":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.last = None  # drop references to the last result
+        self.layer = get_layer(model, layer if layer is not None else last_conv_relu(model))
+        self.layer_name = name_of(model, self.layer)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(layer={self.layer_name!r})"
@@ -267,19 +139,14 @@ class BaseCAM:
         """(B, C, h, w) activation and gradient -> (B, C) weights. Subclasses define it."""
         raise NotImplementedError
 
-    def activation_and_gradient(
-        self, x: torch.Tensor, targets: Targets = None, counterfactual: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One forward pass and the short backward: ``(A, dy/dA, logits, targets)``.
-
-        ``counterfactual=True`` returns the gradient of ``-score``: what would make
-        the network *less* sure of the class (Selvaraju et al., section 5.3 of the paper).
-        """
-        x = check_input(x, self.model)
-        with LayerCapture(self.model, self.layer) as cap, frozen_parameters(self.model), eval_mode(self.model), torch.enable_grad():
+    def _activation_and_gradient(self, x: torch.Tensor, targets: Targets, counterfactual: bool):
+        """One forward pass and the short backward: ``(A, dy/dA, logits, targets)``."""
+        with LayerCapture(self.model, self.layer) as cap, frozen_parameters(self.model), eval_mode(self.model), \
+                torch.enable_grad():
             logits = self.model(x.detach())
             if cap.activation is None:
-                raise RuntimeError(f"layer {self.layer_name!r} was never called in the forward pass; pick a layer the model uses.")
+                raise RuntimeError(f"layer {self.layer_name!r} was never called in the forward pass; pick a "
+                                   "layer the model uses.")
             if cap.activation.dim() != 4:
                 raise ValueError(
                     f"layer {self.layer_name!r} outputs shape {tuple(cap.activation.shape)}; CAM needs a convolutional "
@@ -287,23 +154,25 @@ class BaseCAM:
                 )
             t = check_targets(targets, logits)
             score = class_scores(logits, t)
-            if counterfactual:
-                score = -score
-            (gradient,) = torch.autograd.grad(score, cap.activation)
+            (gradient,) = torch.autograd.grad(-score if counterfactual else score, cap.activation)
         return cap.activation.detach(), gradient.detach(), logits.detach(), t
 
     def explain(self, x: torch.Tensor, targets: Targets = None, counterfactual: bool = False) -> CAMResult:
-        """Compute the maps and keep every intermediate in a ``CAMResult``."""
-        x = check_input(x)
-        activation, gradient, logits, t = self.activation_and_gradient(x, targets, counterfactual)
+        """Compute the maps and keep every intermediate in a ``CAMResult``.
+
+        ``counterfactual=True`` uses the gradient of ``-score``: what would make the
+        network *less* sure of the class (Selvaraju et al., Section 5.3).
+        """
+        x = as_batch(x, self.model)
+        activation, gradient, logits, t = self._activation_and_gradient(x, targets, counterfactual)
+        if not (torch.isfinite(activation).all() and torch.isfinite(gradient).all()):
+            raise ValueError(f"the activation or gradient at {self.layer_name!r} holds NaN or infinite values: "
+                             "the model's weights are broken (a diverged training run?); reload them.")
         weights = self.channel_weights(activation, gradient)
         raw = (weights[:, :, None, None] * activation).sum(dim=1)
         maps = scale_maps(upsample(F.relu(raw), tuple(x.shape[-2:])))
-        self.last = CAMResult(maps, raw, weights, activation, gradient, logits, t, self.layer_name)
-        return self.last
+        return CAMResult(maps, raw, weights, activation, gradient, logits, t, self.layer_name)
 
-    def cam(self, x: torch.Tensor, targets: Targets = None, counterfactual: bool = False) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, targets: Targets = None, counterfactual: bool = False) -> torch.Tensor:
         """(B, H, W) maps in [0, 1] at the input's resolution, one per image."""
         return self.explain(x, targets, counterfactual).maps
-
-    __call__ = cam

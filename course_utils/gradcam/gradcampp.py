@@ -1,18 +1,20 @@
-"""Grad-CAM++ (Chattopadhay et al., 2018): weight each location, not just each channel.
+"""Grad-CAM++ (Chattopadhay et al., 2018): still one weight per channel, built from positive gradients.
 
-Grad-CAM gives every position of channel k the same weight. When several
-objects of the class are in view, the smaller ones contribute little to the
-*average* gradient and fade from the map. Grad-CAM++ weights channel k by
+Grad-CAM weights channel k by its *average* gradient. When several objects of the
+class are in view, the smaller ones contribute little to that average and fade
+from the map. Grad-CAM++ keeps the shape of Grad-CAM (one weight per channel, then
+a weighted sum of channels) but builds each weight differently: a sum over
+positions of the *positive* gradients, each scaled by a position-wise coefficient
+(Eq. 7 of arXiv:1710.11063):
 
-    w_k = sum_ij alpha^k_ij * ReLU(dy/dA^k_ij)
+    w_k = sum_ij alpha^k_ij * ReLU(g_ij),     g = dy/dA^k
 
-with per-position coefficients
+The coefficient's closed form (Eq. 19, for a score passed through exp()) needs
+only powers of the ordinary gradient:
 
-    alpha^k_ij = g^2 / (2 g^2 + sum_ab A^k_ab * g^3),     g = dy/dA^k_ij.
+    alpha^k_ij = g_ij^2 / (2 g_ij^2 + sum_ab A^k_ab * g_ij^3)
 
-(The paper's closed form uses second and third derivatives; for a score passed
-through exp() they reduce to these powers of the first derivative, which is why
-every implementation computes them from one ordinary gradient.)
+which is why every implementation computes it from one backward pass.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ class GradCAMPlusPlus(BaseCAM):
     def channel_weights(self, activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
         g2 = gradient.pow(2)
         g3 = g2 * gradient
-        sum_a = activation.sum(dim=(2, 3), keepdim=True)
-        denom = 2 * g2 + sum_a * g3 + self.eps
-        alpha = torch.where((denom != 0) & (gradient != 0), g2 / torch.where(denom != 0, denom, torch.ones_like(denom)), torch.zeros_like(g2))
-        return (alpha * gradient.clamp(min=0)).sum(dim=(2, 3))
+        sum_a = activation.sum(dim=(2, 3), keepdim=True)  # sum_ab A^k_ab, one number per channel
+        denominator = 2 * g2 + sum_a * g3 + self.eps
+        defined = (denominator != 0) & (gradient != 0)  # elsewhere alpha is 0 by convention
+        safe_denominator = torch.where(defined, denominator, torch.ones_like(denominator))
+        alpha = torch.where(defined, g2 / safe_denominator, torch.zeros_like(g2))  # Eq. 19
+        return (alpha * gradient.clamp(min=0)).sum(dim=(2, 3))  # Eq. 7

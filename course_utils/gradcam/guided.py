@@ -18,22 +18,15 @@ themselves are never replaced or changed (torchvision's stay the same objects,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn
 
-from course_utils.gradcam.base import (
-    BaseCAM,
-    Targets,
-    check_input,
-    check_targets,
-    class_scores,
-    eval_mode,
-    frozen_parameters,
-)
+from course_utils.gradcam.base import BaseCAM, Targets, check_targets, class_scores, frozen_parameters
 from course_utils.gradcam.gradcam import GradCAM
+from course_utils.inference import as_batch, eval_mode
 
 
 @contextmanager
@@ -69,16 +62,14 @@ class GuidedBackprop:
         if not any(isinstance(m, nn.ReLU) for m in model.modules()):
             raise ValueError("Guided Backprop needs nn.ReLU modules in the model (this one has none).")
 
-    def attribute(self, x: torch.Tensor, targets: Targets = None) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, targets: Targets = None) -> torch.Tensor:
         """The guided gradient with respect to the input, same shape as ``x`` (batched)."""
-        x = check_input(x, self.model).detach().clone().requires_grad_(True)
+        x = as_batch(x, self.model).detach().clone().requires_grad_(True)
         with guided_relus(self.model), frozen_parameters(self.model), eval_mode(self.model), torch.enable_grad():
             logits = self.model(x)
             t = check_targets(targets, logits)
             (grad,) = torch.autograd.grad(class_scores(logits, t), x)
         return grad.detach()
-
-    __call__ = attribute
 
 
 def guided_gradcam(
@@ -90,10 +81,9 @@ def guided_gradcam(
     ``cam`` lets you pass a Grad-CAM++ (or any BaseCAM) instead of plain Grad-CAM.
     The targets are resolved once, so both parts explain the same class.
     """
-    x = check_input(x)
     cam = cam if cam is not None else GradCAM(model, layer)
     result = cam.explain(x, targets)
-    guided = GuidedBackprop(model).attribute(x, result.targets)
+    guided = GuidedBackprop(model)(x, result.targets)
     return guided * result.maps.unsqueeze(1)
 
 

@@ -122,7 +122,8 @@ def class_discrimination(maps: torch.Tensor, masks: torch.Tensor, tolerance: int
     """
     maps, masks = torch.as_tensor(maps).detach().float().cpu(), torch.as_tensor(masks).float().cpu()
     if maps.dim() != 4 or maps.shape[1] != 2 or maps.shape != masks.shape:
-        raise ValueError(f"expected maps and masks of shape (B, 2, H, W), got {tuple(maps.shape)} and {tuple(masks.shape)}.")
+        raise ValueError(f"expected maps and masks of shape (B, 2, H, W), got {tuple(maps.shape)} and "
+                         f"{tuple(masks.shape)}.")
     b, _, h, w = maps.shape
     own_masks = masks.reshape(2 * b, h, w)
     other_masks = masks.flip(1).reshape(2 * b, h, w)

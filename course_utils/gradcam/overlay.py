@@ -40,7 +40,8 @@ def as_float_image(image) -> np.ndarray:
             raise ValueError(f"expected a (3, H, W) image tensor, got {tuple(t.shape)}. Pass one image, not a batch.")
         arr = t.expand(3, -1, -1).permute(1, 2, 0).numpy()
         if arr.min() < -1e-3 or arr.max() > 1 + 1e-3:
-            raise ValueError("this image tensor is not in [0, 1]; if it is ImageNet-normalised, call denormalize(x) first.")
+            raise ValueError("this image tensor is not in [0, 1]; if it is ImageNet-normalised, call "
+                             "denormalize(x) first.")
     else:
         arr = np.asarray(image)
         if arr.ndim == 2:
@@ -53,7 +54,10 @@ def as_float_image(image) -> np.ndarray:
 
 def resize_map(heatmap, height: int, width: int) -> np.ndarray:
     """Resize an (h, w) map to (height, width). Note cv2's ``dsize=(width, height)`` order."""
-    hm = heatmap.detach().cpu().float().numpy() if isinstance(heatmap, torch.Tensor) else np.asarray(heatmap, np.float32)
+    if isinstance(heatmap, torch.Tensor):
+        hm = heatmap.detach().cpu().float().numpy()
+    else:
+        hm = np.asarray(heatmap, np.float32)
     if hm.ndim != 2:
         raise ValueError(f"expected one (h, w) heat map, got shape {hm.shape}. Pass maps[i], not the whole batch.")
     if hm.shape == (height, width):
@@ -79,7 +83,8 @@ def overlay(image, heatmap, alpha: float = 0.4, colormap: int | str = "jet") -> 
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha is the heat map's opacity and must be in [0, 1], got {alpha}.")
     if isinstance(colormap, str) and colormap not in COLORMAPS:
-        raise ValueError(f"unknown colormap {colormap!r}; use one of {', '.join(COLORMAPS)} or a cv2.COLORMAP_* constant.")
+        raise ValueError(f"unknown colormap {colormap!r}; use one of {', '.join(COLORMAPS)} or a cv2.COLORMAP_* "
+                         "constant.")
     img = as_float_image(image)
     hm = resize_map(heatmap, img.shape[0], img.shape[1])
     return (1 - alpha) * img + alpha * colorize(hm, colormap)

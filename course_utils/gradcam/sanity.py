@@ -18,13 +18,14 @@ Ranks are computed with torch (ties share their average rank), so no SciPy neede
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
-from course_utils.architecture import init_vgg_weights, paper_names
+from course_utils.architecture import init_vgg_weights
+from course_utils.layer_names import paper_names
 
 Explainer = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 

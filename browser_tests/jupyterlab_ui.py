@@ -1,0 +1,152 @@
+"""Driving JupyterLab's own UI with Playwright: open a notebook, run it, read it, use its widgets.
+
+Every wait is on a state of the page (the kernel indicator, the cells' prompts, a widget's
+output), with a time limit, never a fixed sleep: JupyterLab is asynchronous and a loaded
+2-core machine is slow.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+PROMPTS_JS = "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.innerText.trim())"
+IDLE_JS = """() => {
+  const indicator = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
+  return indicator !== null && indicator.dataset.status === 'idle';
+}"""
+# Finished: nothing queued or running ([*]), the first cell has run, the kernel is idle.
+RUN_DONE_JS = """() => {
+  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.innerText.trim());
+  const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  return prompts.length > 0 && !prompts.includes('[*]:') && prompts[0] !== '[ ]:' && prompts[0] !== '[]:'
+    && indicator !== null && indicator.dataset.status === 'idle';
+}"""
+# What a widget output shows: its text and its images (a new figure is a new data: URL).
+SNAPSHOT_JS = """(el) => el.innerText + '\\n' + [...el.querySelectorAll('img')].map(i => i.src).join('\\n')"""
+# The outermost ipywidgets boxes that hold controls and an output: the course's explorers.
+EXPLORER = ".widget-vbox:has(.widget-output):has(.widget-slider, .widget-dropdown):not(.widget-vbox .widget-vbox)"
+
+
+def open_notebook(page: Page, lab, name: str, timeout_s: float = 120) -> None:
+    """Open notebooks/<name> in JupyterLab and wait until its kernel is up and idle."""
+    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+    page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(state="visible", timeout=timeout_s * 1000)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count() and "Select Kernel" in dialog.first.inner_text():
+            dialog.get_by_role("button", name="Select", exact=True).click()
+        sessions = [s for s in lab.api("sessions") if s["path"].endswith(name)]
+        if sessions and sessions[0]["kernel"]["execution_state"] == "idle" and page.evaluate(IDLE_JS):
+            return
+        page.wait_for_timeout(250)  # polling interval between two looks at the state, not a wait for it
+    raise AssertionError(f"{name}: the kernel did not start and go idle within {timeout_s:.0f} s\n{lab.log_tail()}")
+
+
+def run_all_cells(page: Page, timeout_s: float = 300) -> float:
+    """Run > Run All Cells from the menu bar; wait until the run ends. Returns the seconds it took."""
+    start = time.monotonic()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    try:
+        page.wait_for_function(RUN_DONE_JS, timeout=timeout_s * 1000, polling=500)
+    except PlaywrightTimeout:
+        prompts = page.evaluate(PROMPTS_JS)
+        raise AssertionError(f"the notebook did not finish within {timeout_s:.0f} s; prompts: {prompts}") from None
+    return time.monotonic() - start
+
+
+def error_outputs(scope: Page | Locator) -> list[str]:
+    """Texts of the error outputs shown (tracebacks, in cells or in widget outputs)."""
+    texts = [el.inner_text() for el in scope.locator(STDERR).all()]
+    return [t for t in texts if "Traceback" in t or re.search(r"^\w*(Error|Exception)\b", t, re.M)]
+
+
+def cells_not_run(page: Page) -> list[int]:
+    """Indexes (among code cells) of those that never ran: JupyterLab stops at the first error."""
+    return [i for i, p in enumerate(page.evaluate(PROMPTS_JS)) if not re.fullmatch(r"\[\d+\]:", p)]
+
+
+def wait_idle(page: Page, timeout_s: float = 120) -> None:
+    page.wait_for_function(IDLE_JS, timeout=timeout_s * 1000, polling=200)
+
+
+@dataclass
+class Change:
+    """One operation on an explorer's control, and what the control showed before and after."""
+
+    control: str
+    before: str
+    after: str
+
+
+def _control_label(control: Locator) -> str:
+    label = control.locator(".widget-label").first
+    return label.inner_text().strip() if label.count() else "?"
+
+
+def _wait_for_new_output(page: Page, output: Locator, before: str, what: str, timeout_s: float) -> str:
+    try:
+        page.wait_for_function(f"([el, before]) => ({SNAPSHOT_JS})(el) !== before", arg=[output.element_handle(), before],
+                               timeout=timeout_s * 1000, polling=200)
+    except PlaywrightTimeout:
+        raise AssertionError(f"{what}, but the explorer's output did not change within {timeout_s:.0f} s: "
+                             "is the control's observer wired to the redraw?") from None
+    wait_idle(page)
+    return output.evaluate(SNAPSHOT_JS)
+
+
+def move_slider(page: Page, explorer: Locator, slider: Locator, timeout_s: float = 90) -> Change:
+    """Focus the slider's handle and press the right arrow (the left one at the maximum)."""
+    output = explorer.locator(".widget-output").first
+    readout = slider.locator(".widget-readout").first
+    before_value, before = readout.inner_text().strip(), output.evaluate(SNAPSHOT_JS)
+    handle = slider.locator(".noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    try:
+        page.wait_for_function("([el, v]) => el.innerText.trim() !== v", arg=[readout.element_handle(), before_value],
+                               timeout=5_000, polling=100)
+    except PlaywrightTimeout:  # already at the maximum
+        page.keyboard.press("ArrowLeft")
+    after_value = readout.inner_text().strip()
+    assert after_value != before_value, f"slider {_control_label(slider)!r} did not move from {before_value}"
+    what = f"the slider {_control_label(slider)!r} moved from {before_value} to {after_value}"
+    _wait_for_new_output(page, output, before, what, timeout_s)
+    return Change(_control_label(slider), before_value, after_value)
+
+
+def change_dropdown(page: Page, explorer: Locator, dropdown: Locator, timeout_s: float = 90) -> Change | None:
+    """Choose the next option of a dropdown; None when it has only one option."""
+    output = explorer.locator(".widget-output").first
+    select = dropdown.locator("select").first
+    options = select.locator("option").all_inner_texts()
+    if len(options) < 2:
+        return None
+    current = select.evaluate("s => s.options[s.selectedIndex].text")
+    choice = options[(options.index(current) + 1) % len(options)]
+    before = output.evaluate(SNAPSHOT_JS)
+    select.scroll_into_view_if_needed()
+    select.select_option(label=choice)
+    what = f"the dropdown {_control_label(dropdown)!r} changed from {current!r} to {choice!r}"
+    _wait_for_new_output(page, output, before, what, timeout_s)
+    return Change(_control_label(dropdown), current, choice)
+
+
+def operate_explorer(page: Page, explorer: Locator) -> list[Change]:
+    """Use every slider and dropdown of one explorer once; each must change its output."""
+    changes = []
+    for slider in explorer.locator(".widget-slider").all():
+        changes.append(move_slider(page, explorer, slider))
+    for dropdown in explorer.locator(".widget-dropdown").all():
+        change = change_dropdown(page, explorer, dropdown)
+        if change is not None:
+            changes.append(change)
+    return changes

@@ -1,0 +1,80 @@
+"""The course as a learner meets it: JupyterLab in a real (headless) Chromium.
+
+nbval proves every notebook runs in a kernel; it never renders a widget or clicks a control.
+Here each notebook with an explorer widget is opened in JupyterLab, run from the Run menu,
+checked for error output, and then every slider and dropdown of every explorer is used once:
+the explorer's output must change (a new figure or new text). Notebook 00 is run and its
+status tables must render. A screenshot of each lands in .cache/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from jupyterlab_ui import EXPLORER, cells_not_run, error_outputs, open_notebook, operate_explorer, run_all_cells
+
+REPO = Path(__file__).resolve().parent.parent
+EXPLORER_CALL = re.compile(r"\b\w+_(?:explorer|browser)\(")
+
+
+def _code(path: Path) -> str:
+    import json
+
+    cells = json.loads(path.read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+def notebooks_with_explorers() -> list[Path]:
+    """Every notebook whose code calls an ``*_explorer(`` or ``*_browser(`` helper."""
+    return [p for p in sorted((REPO / "notebooks").glob("*.ipynb")) if EXPLORER_CALL.search(_code(p))]
+
+
+def run_cleanly(page, lab, name: str) -> float:
+    open_notebook(page, lab, name)
+    seconds = run_all_cells(page)
+    errors = error_outputs(page)
+    assert not errors, f"{name}: error output after Run All Cells:\n" + "\n---\n".join(e[-2000:] for e in errors)
+    assert not cells_not_run(page), f"{name}: code cells {cells_not_run(page)} did not run"
+    return seconds
+
+
+def test_the_explorer_notebooks_are_found():
+    assert len(notebooks_with_explorers()) >= 3, "the course has explorers in 01, 06 and 07 at least"
+
+
+@pytest.mark.parametrize("notebook", notebooks_with_explorers(), ids=lambda p: p.stem)
+def test_explorers_respond_to_their_controls(page, lab, notebook):
+    seconds = run_cleanly(page, lab, notebook.name)
+    expected = len(EXPLORER_CALL.findall(_code(notebook)))
+    explorers = page.locator(EXPLORER).all()
+    assert len(explorers) >= expected, f"{notebook.name}: {expected} explorer call(s) in the code, {len(explorers)} rendered"
+    for number, explorer in enumerate(explorers, 1):
+        changes = operate_explorer(page, explorer)
+        assert changes, f"{notebook.name}: explorer {number} has no control that could be operated"
+        errors = error_outputs(explorer)
+        assert not errors, f"{notebook.name}: explorer {number} shows an error after its controls moved:\n{errors[0][-2000:]}"
+        explorer.scroll_into_view_if_needed()
+        print(f"{notebook.stem}: ran in {seconds:.0f} s; explorer {number}: "
+              + ", ".join(f"{c.control} {c.before} -> {c.after}" for c in changes))
+
+
+def test_setup_notebook_shows_its_status_tables(page, lab):
+    from course_utils.weights import COURSE_WEIGHTS, file_name, get_weights
+
+    run_cleanly(page, lab, "00_setup.ipynb")
+    tables = page.locator(".jp-OutputArea-output table").all()
+    headers = [t.locator("th").all_inner_texts() for t in tables]
+    weights = [t for t, h in zip(tables, headers) if [x.strip() for x in h] == ["file", "size", "status"]]
+    assert weights, f"no weights status table among the outputs' tables (headers: {headers})"
+    rows = weights[0].locator("tbody tr").all_inner_texts()
+    for arch, name in COURSE_WEIGHTS.items():
+        expected = file_name(get_weights(arch, name))
+        row = next((r for r in rows if expected in r), None)
+        assert row is not None, f"no row for {expected} in the weights table: {rows}"
+        assert re.search(r"genuine|stand-in|not downloaded", row), f"row without a status: {row!r}"
+    report = next((t for t in tables if "torch" in t.inner_text()), None)
+    assert report is not None, "the environment report (versions, device) did not render as a table"
+    weights[0].scroll_into_view_if_needed()

@@ -1,0 +1,81 @@
+"""The course's small VGG: the contract of the model notebooks 04, 06, 07 and 08 train or load.
+
+* ``small_vgg()``: configuration A (VGG11) at width 1/8 (channels 8-16-32-64-64),
+  batch norm, FC width 256, dropout 0.5, ``len(CLASSES)`` outputs, and **no
+  pool5**: at the 64x64 input the last conv ReLU (``relu5_2``, ``features.27``)
+  gives a 4x4 map instead of 2x2, twice as fine for Grad-CAM. The adaptive
+  average pool (``pool_size=1``) turns it into 64 numbers for the classifier.
+* What it changes from notebook 02's initialisation: the convolutions keep He
+  init, but the FC layers use PyTorch's default Linear init instead of N(0, 0.01)
+  (see ``small_vgg`` for why).
+* Input: ``SMALL_VGG_INPUT`` = 64, i.e. ``(B, 3, 64, 64)`` float images in [0, 1]
+  exactly as ``course_utils.data.ShapesDataset`` returns them: **no
+  normalisation** (the batch norm after the first conv does that job).
+* Classes: ``course_utils.data.CLASSES``, in that order.
+* ``load_small_vgg()`` returns it trained, in eval mode, from ``data/small_vgg.pt``;
+  the file also holds its training ``History`` (``load_small_vgg_history``) and the
+  ``RECIPE`` it was trained with (``scripts/train_small_vgg.py``).
+* Layer names: ``course_utils.layer_names.paper_names(model)``; ``conv1_1`` ..
+  ``relu5_2``, ``fc6`` .. ``fc8``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from course_utils.architecture import VGG, build_vgg
+from course_utils.checkpoints import load_checkpoint
+from course_utils.data import CLASSES
+from course_utils.device import get_device
+from course_utils.images import DATA_DIR
+from course_utils.training import History
+
+SMALL_VGG_INPUT = 64
+SMALL_VGG_PATH = DATA_DIR / "small_vgg.pt"
+# How data/small_vgg.pt was trained (scripts/train_small_vgg.py) and what the benchmark times.
+# Batch 64 instead of the paper's 256 suits 8,000 small images; with batch norm, LR 0.05
+# (5x the paper's 0.01) trains in a few epochs without diverging.
+RECIPE = dict(n_train=8000, n_val=1000, n_test=1000, train_seed=0, val_seed=1, test_seed=2,
+              batch_size=64, lr=0.05, patience=1, epochs=8)
+
+
+def small_vgg(num_classes: int = len(CLASSES), *, config: str = "A", width: float = 0.125, hidden: int = 256,
+              batch_norm: bool = True, dropout: float = 0.5, drop_pool5: bool = True) -> VGG:
+    """The course's small VGG (see the module docstring); arguments change one thing at a time.
+
+    ``drop_pool5=True`` removes the last max-pool, so the last conv map is 4x4
+    rather than 2x2 at 64x64 input. The layer names stay the paper's.
+    """
+    model = build_vgg(config, batch_norm=batch_norm, num_classes=num_classes, width=width,
+                      hidden=hidden, pool_size=1, dropout=dropout)
+    if drop_pool5:
+        model.features = model.features[:-1]
+    # torchvision starts the FC layers at N(0, 0.01). With 256-wide layers that scales the
+    # signal by about 0.01 * sqrt(256) = 0.16 per layer, and our first attempt sat at chance
+    # for four epochs. PyTorch's default Linear init (uniform, scaled by 1/sqrt(fan_in))
+    # keeps the scale, and learning starts in the first epoch.
+    for m in model.classifier:
+        if isinstance(m, nn.Linear):
+            m.reset_parameters()
+    return model
+
+
+def load_small_vgg(path: str | Path = SMALL_VGG_PATH, device: torch.device | str | None = None) -> VGG:
+    """The shipped, trained small VGG in eval mode (see the module docstring for its contract)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: the trained small VGG is missing. Recreate it with `python scripts/train_small_vgg.py`."
+        )
+    state = load_checkpoint(path)
+    model = small_vgg(len(state.get("classes", CLASSES)), **state.get("settings", {}))
+    model.load_state_dict(state["model"])
+    return model.eval().to(device if device is not None else get_device())
+
+
+def load_small_vgg_history(path: str | Path = SMALL_VGG_PATH) -> History:
+    """The training history stored with the shipped small VGG."""
+    return History.from_dict(load_checkpoint(path)["history"])

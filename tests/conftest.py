@@ -1,0 +1,50 @@
+"""Fixtures several test files share: one CPU thread, and seeded random-weight VGGs.
+
+(The hermetic set-up every test and notebook needs, stand-in weights included, is in
+the repository's top-level ``conftest.py``.)
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from course_utils.architecture import build_vgg
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small tensors: one thread is as fast, and much faster when other jobs share the CPU.
+
+    Use it for a whole file with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def vgg16() -> nn.Module:
+    """torchvision's VGG16 with seeded random weights, in eval mode: the real layout, no download."""
+    torch.manual_seed(0)
+    return torchvision.models.vgg16(weights=None).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_vgg() -> Callable[..., nn.Module]:
+    """Build VGG-A at width 1/8: VGG11's layout and layer names at a fraction of the cost.
+
+    A function, so that a file can ask for the head it needs: ``tiny_vgg()`` (10 classes)
+    or ``tiny_vgg(num_classes=5, hidden=32)``. Seeded, in eval mode, pooled to 1x1 so
+    that 32x32 inputs work.
+    """
+    def build(num_classes: int = 10, hidden: int = 64) -> nn.Module:
+        torch.manual_seed(0)
+        return build_vgg("A", width=0.125, num_classes=num_classes, hidden=hidden, pool_size=1).eval()
+
+    return build

@@ -1,0 +1,480 @@
+"""Every exercise of every notebook: found, paired, solved, and never fooled or crashed.
+
+The ``check_xxx`` / ``solution_xxx`` pairs are discovered in ``course_utils.exercises.nbNN``,
+not listed here, so a new exercise is tested the moment it exists. Each solution must pass
+its check, both as a function and as the code "Show solution" reveals; each check must
+answer ``None`` and a row of junk answers with a "not yet" and never raise. The hint tests
+at the end pin the messages that tell a learner what is wrong.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import math
+import pkgutil
+import re
+import types
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+from torchvision import transforms as T
+
+import course_utils.exercises as exercises
+from course_utils.exercises import (
+    NOT_ATTEMPTED,
+    as_number,
+    nb00,
+    nb01,
+    nb02,
+    nb03,
+    nb04,
+    nb05,
+    nb06,
+    nb07,
+    nb08,
+    reveal,
+    solution_source,
+)
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+CORRECT, WRONG = "✅ Correct!", "❌ Not yet"
+
+
+def _modules() -> list[types.ModuleType]:
+    names = [m.name for m in pkgutil.iter_modules(exercises.__path__) if re.fullmatch(r"nb\d\d", m.name)]
+    return [importlib.import_module(f"{exercises.__name__}.{name}") for name in sorted(names)]
+
+
+def _defined(module: types.ModuleType, prefix: str) -> dict[str, object]:
+    """{exercise key: function} for the functions named ``prefix + key`` defined in ``module`` itself."""
+    return {name[len(prefix):]: obj for name, obj in vars(module).items()
+            if name.startswith(prefix) and callable(obj) and getattr(obj, "__module__", None) == module.__name__}
+
+
+def _unpaired(module: types.ModuleType) -> list[str]:
+    """The check_/solution_ functions of ``module`` that lack their other half."""
+    checks, solutions = _defined(module, "check_"), _defined(module, "solution_")
+    return sorted([f"check_{k} (no solution_{k})" for k in checks.keys() - solutions.keys()]
+                  + [f"solution_{k} (no check_{k})" for k in solutions.keys() - checks.keys()])
+
+
+MODULES = _modules()
+PAIRS = [pytest.param(m, _defined(m, "check_")[k], _defined(m, "solution_")[k], id=f"{m.__name__.split('.')[-1]}.{k}")
+         for m in MODULES for k in sorted(_defined(m, "check_").keys() & _defined(m, "solution_").keys())]
+
+
+def _verdict(capsys) -> str:
+    return capsys.readouterr().out
+
+
+# --- discovery ----------------------------------------------------------------------------------
+
+def test_every_exercise_module_is_found():
+    assert len(MODULES) >= 9, [m.__name__ for m in MODULES]
+    assert {p.values[0] for p in PAIRS} == set(MODULES), "a module with no exercise pair"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[1])
+def test_every_check_has_a_solution_and_back(module):
+    assert _defined(module, "check_"), f"{module.__name__} holds no check_ function"
+    assert _unpaired(module) == []
+
+
+def test_an_unpaired_check_or_solution_is_reported():
+    fake = types.ModuleType("course_utils.exercises.nb99")
+    for name in ("check_a", "solution_a", "check_lonely", "solution_orphan"):
+        fn = types.FunctionType((lambda: None).__code__, {}, name)
+        fn.__module__ = fake.__name__
+        setattr(fake, name, fn)
+    fake.check_imported = len  # not defined in the module: ignored
+    assert _unpaired(fake) == ["check_lonely (no solution_lonely)", "solution_orphan (no check_orphan)"]
+
+
+def _notebook_imports() -> list[tuple[str, str, list[str]]]:
+    """(notebook, exercise module, names) for every ``from course_utils.exercises.nbNN import ...``."""
+    found = []
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            source = "".join(cell["source"])
+            if "course_utils.exercises.nb" not in source:
+                continue
+            for node in ast.walk(ast.parse("\n".join(line for line in source.splitlines()
+                                                     if not line.lstrip().startswith(("%", "!"))))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_utils.exercises.nb"):
+                    found.append((path.name, node.module, [a.name for a in node.names]))
+    return found
+
+
+def test_notebooks_import_exercises_that_exist():
+    imports = _notebook_imports()
+    assert imports, "no notebook imports an exercise module"
+    for notebook, module_name, names in imports:
+        module = importlib.import_module(module_name)
+        assert notebook[:2] == module_name[-2:], f"{notebook} should use exercises.nb{notebook[:2]}, not {module_name}"
+        missing = [n for n in names if not hasattr(module, n)]
+        assert not missing, f"{notebook} imports {missing} from {module_name}, which has no such names"
+
+
+# --- every pair ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("module, check, solution", PAIRS)
+def test_solution_passes_its_check(module, check, solution, capsys):
+    assert check(solution()) is True
+    assert CORRECT in _verdict(capsys)
+
+
+@pytest.mark.parametrize("module, check, solution", PAIRS)
+def test_revealed_solution_runs_as_notebook_code(module, check, solution, capsys):
+    """What 'Show solution' shows runs in a fresh namespace (plus what the notebook itself
+    defines, e.g. notebook 02's hand-built ``VGG``) and leaves a correct ``answer``."""
+    src = solution_source(solution)
+    assert not src.splitlines()[-1].startswith("return ")
+    scope = {name: getattr(module, name) for name in getattr(module, "NOTEBOOK_DEFINES", ())}
+    exec(src, scope)
+    assert check(scope["answer"]) is True
+
+
+@pytest.mark.parametrize("module, check, solution", PAIRS)
+def test_none_means_not_attempted(module, check, solution, capsys):
+    assert check(None) is False
+    assert _verdict(capsys).strip() == NOT_ATTEMPTED
+
+
+def _raises(*args):
+    raise RuntimeError("learner bug")
+
+
+JUNK = {
+    "zero": 0, "minus one": -1, "huge": 10**30, "nan": math.nan, "inf": math.inf, "True": True,
+    "a word": "wrong", "empty string": "", "empty tuple": (), "empty list": [], "object": object(),
+    "a 2x2 tensor": torch.zeros(2, 2), "a 0-d tensor": torch.tensor(3.0), "nn.Identity": nn.Identity(),
+    "a function returning None": lambda *args: None, "a function that raises": _raises,
+    "a function returning a 2x2 tensor": lambda *args: torch.zeros(2, 2),
+    "a function returning a module": lambda *args: nn.Identity(),
+}
+
+
+@pytest.mark.parametrize("module, check, solution", PAIRS)
+def test_junk_answers_fail_politely(module, check, solution, capsys):
+    for what, junk in JUNK.items():
+        try:
+            verdict = check(junk)
+        except Exception as err:  # noqa: BLE001 - the point: name the junk that crashed the check
+            pytest.fail(f"{check.__name__}({what}) raised {type(err).__name__}: {err}")
+        out = _verdict(capsys)
+        assert verdict is False and WRONG in out, f"{check.__name__}({what}) said {verdict}: {out}"
+
+
+# --- the machinery ------------------------------------------------------------------------------
+
+def _solution_example():
+    """Docstrings are not shown."""
+    x = 2
+    return x * 3
+
+
+def test_solution_source_is_runnable_notebook_code():
+    src = solution_source(_solution_example)
+    assert src == "x = 2\nanswer = x * 3"
+    scope = {}
+    exec(src, scope)
+    assert scope["answer"] == 6
+
+
+def test_reveal_shows_a_button_not_the_answer(capsys):
+    reveal(nb00.solution_vgg16_megabytes)  # outside Jupyter the display is a no-op repr
+    assert "num_params" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer, expected", [
+    (3, 3), (2.5, 2.5), (torch.tensor(7), 7), (torch.tensor([0.25]), 0.25), (torch.zeros(()).numpy() + 4, 4.0),
+    (True, None), ("5", None), (torch.zeros(2), None), (None, None), ([1], None),
+])
+def test_as_number(answer, expected):
+    assert as_number(answer) == expected and type(as_number(answer)) is type(expected)
+
+
+@pytest.mark.parametrize("answer, expected", [(5, 5), (5.0, 5), (torch.tensor(5.0), 5), (5.5, None),
+                                              (math.nan, None), (math.inf, None)])
+def test_as_number_whole(answer, expected):
+    assert as_number(answer, whole=True) == expected and type(as_number(answer, whole=True)) is type(expected)
+
+
+# --- facts the checks rely on, established independently -----------------------------------------
+
+def test_flop_ratio_is_two_on_a_real_resnet18():
+    """nb08 pins the ratio FlopCounterMode / torchvision's "_ops" to 2: measure it on the CPU model."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = torchvision.models.resnet18().eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.randn(1, 3, 224, 224))
+    meta = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["_ops"]
+    assert counter.get_total_flops() / (meta * 1e9) == pytest.approx(2.0, abs=0.01)
+
+
+def test_nb01_gmacs_at_112_by_hand():
+    """At 112x112 the convolutions do a quarter of their 224x224 work; fc6-fc8 the same as ever."""
+    from course_utils.architecture import build_vgg
+    from course_utils.counting import layer_table
+    from course_utils.exercises import nb01
+
+    with torch.device("meta"):
+        split = layer_table(build_vgg("D", init_weights=False)).split()
+    assert nb01.solution_gmacs_at_112() == pytest.approx((split["conv"]["macs"] / 4 + split["fc"]["macs"]) / 1e9)
+    assert nb01.solution_layers_for_11x11() == 5
+    assert 0.89 < nb01.solution_fc_share() < 0.90
+
+
+# --- the hints: each wrong answer is told what is wrong -------------------------------------------
+
+def _vgg(config: str, **kwargs) -> nn.Module:
+    """A VGG with shapes but no memory (meta device): enough for the structural checks."""
+    from course_utils.architecture import build_vgg
+
+    with torch.device("meta"):
+        return build_vgg(config, init_weights=False, **kwargs)
+
+
+def _vgg11_meta(head: int = 1000, frozen: bool = False) -> nn.Module:
+    with torch.device("meta"):
+        model = torchvision.models.vgg11()
+        model.requires_grad_(not frozen)
+        model.classifier[6] = nn.Linear(4096, head)
+    return model
+
+
+def _config_c_padded() -> nn.Module:
+    """Configuration C whose 1x1 conv3_3 pads by 1: the right weights, a map that grows."""
+    model = nb02.solution_config_c()
+    model.features[14].padding = (1, 1)
+    return model
+
+
+class _NoFlatten(nn.Module):
+    def __init__(self):
+        super().__init__()
+        vgg13 = nb02.solution_vgg13()
+        self.features, self.avgpool, self.classifier = vgg13.features, vgg13.avgpool, vgg13.classifier
+
+    def forward(self, x):  # forgot torch.flatten
+        return self.classifier(self.avgpool(self.features(x)))
+
+
+def _no_clone_record(model, module, x):
+    stored = {}
+    handle = module.register_forward_hook(lambda m, i, o: stored.setdefault("out", o))
+    with torch.no_grad():
+        model(x)
+    handle.remove()
+    return stored["out"]
+
+
+def _leaky_record(model, module, x):
+    stored = {}
+    module.register_forward_hook(lambda m, i, o: stored.setdefault("out", o.clone()))
+    with torch.no_grad():
+        model(x)
+    return stored["out"]
+
+
+def _predict_leaves_eval(m, x):
+    m.eval()
+    with torch.no_grad():
+        return m(x).softmax(1)
+
+
+def _predict_no_softmax(m, x):
+    m.eval()
+    with torch.no_grad():
+        return m(x)
+
+
+def _predict_tracks_grad(m, x):
+    was = m.training
+    m.eval()
+    out = m(x).softmax(1)
+    m.train(was)
+    return out
+
+
+def _flip_in_place(x):
+    x[0] = x[0].flip(-1)
+    return x
+
+
+class _UnusedBranch(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 3, padding=1))
+
+    def forward(self, x):
+        return x.relu()
+
+
+class _NanBranch(_UnusedBranch):
+    def forward(self, x):
+        return (x + self.f(x) * math.nan).relu()
+
+
+def _sgd(block5_lr, head_lr, **kwargs):
+    return lambda m: torch.optim.SGD([{"params": m.features[16:].parameters(), "lr": block5_lr},
+                                      {"params": m.classifier.parameters(), "lr": head_lr}], lr=0.01, **kwargs)
+
+
+def _bn(i: int) -> int:
+    return nb04._bn_parameters()[i]  # (parameters, layers, channels)
+
+
+_NORMALISE = T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+_VGG16_GMACS_224 = 15.47  # VGG16_Weights.IMAGENET1K_V1 "GFLOPS" in torchvision's documentation (multiply-adds)
+
+HINTS = [
+    (nb00.check_cache_folder, lambda: Path("/not/the/torch/cache"), "Hint"),
+    (nb00.check_vgg16_megabytes, lambda: 138, "Hint"),
+    (nb00.check_vgg16_megabytes, lambda: "lots", "give a number of MiB"),
+    (nb01.check_layers_for_11x11, lambda: 4, "only 9x9"),
+    (nb01.check_layers_for_11x11, lambda: 6, "more than 11x11"),
+    (nb01.check_layers_for_11x11, lambda: 2.5, "whole number"),
+    (nb01.check_layers_for_11x11, lambda: "five", "whole number"),
+    (nb01.check_fc_share, lambda: 89.4, "percentage"),
+    (nb01.check_fc_share, lambda: 0.743, "fc6 alone"),
+    (nb01.check_fc_share, lambda: [0.9], "between 0 and 1"),
+    (nb01.check_gmacs_at_112, lambda: _VGG16_GMACS_224 / 4, "quarter"),
+    (nb01.check_gmacs_at_112, lambda: _VGG16_GMACS_224, "is not it"),
+    (nb01.check_gmacs_at_112, lambda: 3.96e9, "raw count"),
+    (nb02.check_vgg13, lambda: _vgg("A"), "state_dict names differ"),
+    (nb02.check_vgg13, lambda: _vgg("B", batch_norm=True), "Batch norm"),
+    (nb02.check_vgg13, lambda: _vgg("B"), "'meta' device"),
+    (nb02.check_vgg13, lambda: "vgg13", "nn.Module"),
+    (nb02.check_vgg13, _NoFlatten, "raised"),
+    (nb02.check_config_c, lambda: _vgg("D"), "1x1"),
+    (nb02.check_config_c, _config_c_padded, "different logits"),
+    (nb03.check_transform, lambda: 42, "call on a PIL image"),
+    (nb03.check_transform, lambda: T.Compose([T.Resize((224, 224)), T.ToTensor()]), "Normalize"),
+    (nb03.check_transform, lambda: T.Compose([T.Resize((224, 224)), T.ToTensor(), _NORMALISE]), "differs"),
+    (nb03.check_transform, lambda: T.Compose([T.Resize(256), T.ToTensor()]), "shape"),
+    (nb03.check_transform, lambda: T.Resize(256), "must return a tensor"),
+    (nb03.check_transform, lambda: lambda img: 1 / 0, "ZeroDivisionError"),
+    (nb03.check_transform, lambda: lambda img: torch.full((3, 224, 224), math.nan), "differs"),
+    (nb03.check_bgr_to_tensor, lambda: _bgr_without_swap, "swapped"),
+    (nb03.check_bgr_to_tensor, lambda: lambda bgr: torch.zeros(3, 10, 10), "shape"),
+    (nb03.check_bgr_to_tensor, lambda: lambda bgr: bgr, "shape"),
+    (nb03.check_bgr_to_tensor, lambda: lambda bgr: torch.full((3, 224, 224), math.nan), "differs"),
+    (nb03.check_safe_predict, lambda: lambda m, x: m(x).softmax(1).detach(), "dropout is still on"),
+    (nb03.check_safe_predict, lambda: _predict_no_softmax, "softmax"),
+    (nb03.check_safe_predict, lambda: _predict_leaves_eval, "put it back"),
+    (nb03.check_safe_predict, lambda: _predict_tracks_grad, "gradients"),
+    (nb04.check_bn_parameters, lambda: "many", "give a number"),
+    (nb04.check_bn_parameters, lambda: _bn(1), "number of batch-norm layers"),
+    (nb04.check_bn_parameters, lambda: _bn(2), "two learnable"),
+    (nb04.check_bn_parameters, lambda: 4 * _bn(2), "buffers"),
+    (nb04.check_bn_parameters, lambda: 7, "is not it"),
+    (nb04.check_flip_augment, lambda: 3, "function"),
+    (nb04.check_flip_augment, lambda: lambda x: x.flip(-1), "every image"),
+    (nb04.check_flip_augment, lambda: lambda x: x.clone(), "no image"),
+    (nb04.check_flip_augment, lambda: lambda x: x.flip(-2), "top-bottom"),
+    (nb04.check_flip_augment, lambda: lambda x: x + 1, "neither"),
+    (nb04.check_flip_augment, lambda: lambda x: x[:3], "shape"),
+    (nb04.check_flip_augment, lambda: _flip_in_place, "in place"),
+    (nb04.check_most_confused, lambda: "circle", "pair of class names"),
+    (nb04.check_most_confused, lambda: ("circle", "hexagon"), "not in the classes"),
+    (nb04.check_most_confused, lambda: ("star", "star"), "diagonal"),
+    (nb05.check_frozen_with_new_head, lambda: "vgg", "model itself"),
+    (nb05.check_frozen_with_new_head, lambda: _vgg11_meta(head=1000, frozen=True), "outputs"),
+    (nb05.check_frozen_with_new_head, lambda: _vgg11_meta(head=5), "requires_grad_(False)"),
+    (nb05.check_frozen_with_new_head, lambda: _vgg11_meta(head=5, frozen=True).requires_grad_(False), "nothing is"),
+    (nb05.check_block5_parameters, lambda: "lots", "give a number"),
+    (nb05.check_block5_parameters, lambda: 132_863_336, "blocks 1-4 stay frozen"),
+    (nb05.check_block5_parameters, lambda: 1000, "is not it"),
+    (nb05.check_param_groups, lambda: 0.01, "function"),
+    (nb05.check_param_groups, lambda: lambda m: torch.optim.Adam(m.parameters()), "SGD"),
+    (nb05.check_param_groups, lambda: lambda m: torch.optim.SGD(m.parameters(), lr=0.01), "1 parameter group"),
+    (nb05.check_param_groups, lambda: _sgd(0.01, 0.001, momentum=0.9), "expected model.features[16:] at 0.001"),
+    (nb05.check_param_groups, lambda: _sgd(0.001, 0.01), "momentum"),
+    (nb05.check_param_groups, lambda: lambda m: 1 / 0, "ZeroDivisionError"),
+    (nb06.check_output_shape, lambda: (20, 20, 512), "order"),
+    (nb06.check_output_shape, lambda: (1, 512, 20, 20), "batch"),
+    (nb06.check_output_shape, lambda: (512, 40, 40), "pools"),
+    (nb06.check_output_shape, lambda: "big", "three integers"),
+    (nb06.check_record, lambda: _no_clone_record, "clone"),
+    (nb06.check_record, lambda: _leaky_record, "remove"),
+    (nb06.check_record, lambda: _raises, "raised"),
+    (nb06.check_shrink_factor, lambda: 256, "positions"),
+    (nb06.check_shrink_factor, lambda: 1 / 32, "upside down"),
+    (nb07.check_gradcam_map, lambda: lambda a, g: (g.mean((1, 2))[:, None, None] * a).sum(0), "negative"),
+    (nb07.check_gradcam_map, lambda: lambda a, g: (g.sum((1, 2))[:, None, None] * a).sum(0).relu(), "mean"),
+    (nb07.check_gradcam_map, lambda: lambda a, g: (g.mean((1, 2))[:, None, None] * a).relu(), "shape"),
+    (nb07.check_gradcam_map, lambda: _raises, "raised"),
+    (nb07.check_layer_for_28, lambda: "pool4", "pool"),
+    (nb07.check_layer_for_28, lambda: "relu5_3", "block 5"),
+    (nb07.check_layer_for_28, lambda: 22, "string"),
+    (nb07.check_pointing, lambda: lambda h, m: bool(m[int(h.argmax()) // 6, int(h.argmax()) % 6] > 0), "row"),
+    (nb07.check_pointing, lambda: _raises, "raised"),
+    (nb08.check_better_and_cheaper, lambda: "resnet50", "set or list"),
+    (nb08.check_better_and_cheaper, lambda: {"ResNet-50"}, "not zoo keys"),
+    (nb08.check_better_and_cheaper, lambda: {"resnet50"}, "missing"),
+    (nb08.check_better_and_cheaper, lambda: {"resnet50", "efficientnet_b0", "convnext_tiny", "inception_v3"},
+     "do not qualify"),
+    (nb08.check_flop_ratio, lambda: 0.5, "upside down"),
+    (nb08.check_flop_ratio, lambda: 1.0, "is off"),
+    (nb08.check_flop_ratio, lambda: "two", "give a number"),
+    (nb08.check_residual_block, lambda: lambda c: nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.ReLU(),
+                                                                nn.Conv2d(c, c, 3, padding=1)), "skip connection"),
+    (nb08.check_residual_block, lambda: lambda c: nn.Sequential(nn.Conv2d(c, c, 3), nn.Conv2d(c, c, 3)), "padding=1"),
+    (nb08.check_residual_block, lambda: lambda c: nn.Identity(), "two 3x3 convolutions"),
+    (nb08.check_residual_block, lambda: lambda c: 3, "nn.Module"),
+    (nb08.check_residual_block, lambda: _UnusedBranch, "not used"),
+    (nb08.check_residual_block, lambda: _NanBranch, "NaN"),
+]
+
+
+def _bgr_without_swap(bgr):
+    from PIL import Image
+
+    from course_utils.weights import get_weights
+
+    return get_weights("vgg11").transforms()(Image.fromarray(bgr))
+
+
+@pytest.mark.parametrize("check, make_answer, hint", HINTS,
+                         ids=[f"{c.__name__}-{hint}" for c, _, hint in HINTS])
+def test_wrong_answer_gets_its_hint(check, make_answer, hint, capsys):
+    assert check(make_answer()) is False
+    out = _verdict(capsys)
+    assert WRONG in out and hint in out, out
+
+
+def test_most_confused_hints_rows_and_columns(capsys):
+    from course_utils.data import CLASSES
+
+    mistakes, _ = nb04._mistakes()
+    worst = max(mistakes.values())
+    true, pred = next(pair for pair, n in mistakes.items() if n == worst)
+    if mistakes.get((pred, true), 0) < worst:  # not a tie: the reversed pair mixes up rows and columns
+        assert nb04.check_most_confused((CLASSES[pred], CLASSES[true])) is False
+        assert "swap" in _verdict(capsys)
+    rare = [(t, p) for t in range(len(CLASSES)) for p in range(len(CLASSES))
+            if t != p and mistakes.get((t, p), 0) < worst and mistakes.get((p, t), 0) < worst]
+    assert nb04.check_most_confused((CLASSES[rare[0][0]], CLASSES[rare[0][1]])) is False
+    assert "most common mistake" in _verdict(capsys)
+
+
+def test_a_count_given_as_a_tensor_is_accepted(capsys):
+    assert nb05.check_block5_parameters(torch.tensor(nb05.solution_block5_parameters())) is True
+
+
+def test_nb02_revealed_code_uses_the_notebooks_own_functions():
+    src = solution_source(nb02.solution_config_c)
+    assert "(256, 1)" in src and src.splitlines()[-1] == "answer = VGG(make_features(cfg_c))"
+    scope = {"VGG": lambda features: features, "make_features": lambda cfg: cfg}  # stand-ins for the notebook's own
+    exec(src, scope)
+    assert scope["answer"].count("M") == 5
