@@ -45,9 +45,9 @@ def processes(layouts: list[tuple[int, int]], global_batch: int, n_train: int, e
     speeds = {}
     for n, threads in layouts:
         with tempfile.TemporaryDirectory() as folder:
-            cmd = D.torchrun_command(SCRIPT, ["--device", "cpu", "--n-train", n_train, "--n-val", 100, "--epochs", epochs,
-                                              "--batch-size", global_batch // n, "--threads", threads,
-                                              "--checkpoint-dir", folder], nproc=n)
+            args = ["--device", "cpu", "--n-train", n_train, "--n-val", 100, "--epochs", epochs,
+                    "--batch-size", global_batch // n, "--threads", threads, "--checkpoint-dir", folder]
+            cmd = D.torchrun_command(SCRIPT, args, nproc=n)
             code, output = D.run_streaming(cmd, cwd=REPO, show=False)
             if code != 0:
                 sys.exit(f"torchrun with {n} process(es) failed:\n{output[-2000:]}")

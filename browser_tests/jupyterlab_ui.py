@@ -73,8 +73,22 @@ def cells_not_run(page: Page) -> list[int]:
     return [i for i, p in enumerate(page.evaluate(PROMPTS_JS)) if not re.fullmatch(r"\[\d+\]:", p)]
 
 
-def wait_idle(page: Page, timeout_s: float = 120) -> None:
+# The status bar's kernel status ("Python 3 (ipykernel) | Idle") follows every message the
+# kernel handles, widget callbacks included; the toolbar's execution indicator follows cells only.
+STATUSBAR_IDLE_JS = """() => [...document.querySelectorAll('#jp-main-statusbar .jp-StatusBar-TextItem, #jp-main-statusbar span')]
+  .some(e => /\\|\\s*Idle\\s*$/.test(e.innerText))"""
+
+
+def wait_idle(page: Page, lab, timeout_s: float = 120) -> None:
+    """Wait until the kernel has handled everything: status bar says Idle, and so does the server."""
+    deadline = time.monotonic() + timeout_s
     page.wait_for_function(IDLE_JS, timeout=timeout_s * 1000, polling=200)
+    while time.monotonic() < deadline:
+        page.wait_for_function(STATUSBAR_IDLE_JS, timeout=max(1, deadline - time.monotonic()) * 1000, polling=200)
+        if all(s["kernel"]["execution_state"] == "idle" for s in lab.api("sessions")) and page.evaluate(STATUSBAR_IDLE_JS):
+            return
+        page.wait_for_timeout(200)  # polling interval between two looks at the state
+    raise AssertionError(f"the kernel did not go idle within {timeout_s:.0f} s")
 
 
 @dataclass
@@ -91,18 +105,20 @@ def _control_label(control: Locator) -> str:
     return label.inner_text().strip() if label.count() else "?"
 
 
-def _wait_for_new_output(page: Page, output: Locator, before: str, what: str, timeout_s: float) -> str:
+def _wait_for_new_output(page: Page, lab, output: Locator, before: str, what: str, timeout_s: float) -> str:
     try:
         page.wait_for_function(f"([el, before]) => ({SNAPSHOT_JS})(el) !== before", arg=[output.element_handle(), before],
                                timeout=timeout_s * 1000, polling=200)
     except PlaywrightTimeout:
         raise AssertionError(f"{what}, but the explorer's output did not change within {timeout_s:.0f} s: "
                              "is the control's observer wired to the redraw?") from None
-    wait_idle(page)
-    return output.evaluate(SNAPSHOT_JS)
+    wait_idle(page, lab)
+    after = output.evaluate(SNAPSHOT_JS)
+    assert after.strip(), f"{what}, and the explorer's output is now empty"
+    return after
 
 
-def move_slider(page: Page, explorer: Locator, slider: Locator, timeout_s: float = 90) -> Change:
+def move_slider(page: Page, lab, explorer: Locator, slider: Locator, timeout_s: float = 90) -> Change:
     """Focus the slider's handle and press the right arrow (the left one at the maximum)."""
     output = explorer.locator(".widget-output").first
     readout = slider.locator(".widget-readout").first
@@ -119,11 +135,11 @@ def move_slider(page: Page, explorer: Locator, slider: Locator, timeout_s: float
     after_value = readout.inner_text().strip()
     assert after_value != before_value, f"slider {_control_label(slider)!r} did not move from {before_value}"
     what = f"the slider {_control_label(slider)!r} moved from {before_value} to {after_value}"
-    _wait_for_new_output(page, output, before, what, timeout_s)
+    _wait_for_new_output(page, lab, output, before, what, timeout_s)
     return Change(_control_label(slider), before_value, after_value)
 
 
-def change_dropdown(page: Page, explorer: Locator, dropdown: Locator, timeout_s: float = 90) -> Change | None:
+def change_dropdown(page: Page, lab, explorer: Locator, dropdown: Locator, timeout_s: float = 90) -> Change | None:
     """Choose the next option of a dropdown; None when it has only one option."""
     output = explorer.locator(".widget-output").first
     select = dropdown.locator("select").first
@@ -136,17 +152,17 @@ def change_dropdown(page: Page, explorer: Locator, dropdown: Locator, timeout_s:
     select.scroll_into_view_if_needed()
     select.select_option(label=choice)
     what = f"the dropdown {_control_label(dropdown)!r} changed from {current!r} to {choice!r}"
-    _wait_for_new_output(page, output, before, what, timeout_s)
+    _wait_for_new_output(page, lab, output, before, what, timeout_s)
     return Change(_control_label(dropdown), current, choice)
 
 
-def operate_explorer(page: Page, explorer: Locator) -> list[Change]:
+def operate_explorer(page: Page, lab, explorer: Locator) -> list[Change]:
     """Use every slider and dropdown of one explorer once; each must change its output."""
     changes = []
     for slider in explorer.locator(".widget-slider").all():
-        changes.append(move_slider(page, explorer, slider))
+        changes.append(move_slider(page, lab, explorer, slider))
     for dropdown in explorer.locator(".widget-dropdown").all():
-        change = change_dropdown(page, explorer, dropdown)
+        change = change_dropdown(page, lab, explorer, dropdown)
         if change is not None:
             changes.append(change)
     return changes

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyterlab_ui import EXPLORER, cells_not_run, error_outputs, open_notebook, operate_explorer, run_all_cells
+from jupyterlab_ui import (EXPLORER, cells_not_run, error_outputs, open_notebook, operate_explorer, run_all_cells,
+                           wait_idle)
 
 REPO = Path(__file__).resolve().parent.parent
 EXPLORER_CALL = re.compile(r"\b\w+_(?:explorer|browser)\(")
@@ -35,6 +36,7 @@ def notebooks_with_explorers() -> list[Path]:
 def run_cleanly(page, lab, name: str) -> float:
     open_notebook(page, lab, name)
     seconds = run_all_cells(page)
+    wait_idle(page, lab)
     errors = error_outputs(page)
     assert not errors, f"{name}: error output after Run All Cells:\n" + "\n---\n".join(e[-2000:] for e in errors)
     assert not cells_not_run(page), f"{name}: code cells {cells_not_run(page)} did not run"
@@ -52,11 +54,14 @@ def test_explorers_respond_to_their_controls(page, lab, notebook):
     explorers = page.locator(EXPLORER).all()
     assert len(explorers) >= expected, f"{notebook.name}: {expected} explorer call(s) in the code, {len(explorers)} rendered"
     for number, explorer in enumerate(explorers, 1):
-        changes = operate_explorer(page, explorer)
+        changes = operate_explorer(page, lab, explorer)
         assert changes, f"{notebook.name}: explorer {number} has no control that could be operated"
         errors = error_outputs(explorer)
         assert not errors, f"{notebook.name}: explorer {number} shows an error after its controls moved:\n{errors[0][-2000:]}"
         explorer.scroll_into_view_if_needed()
+        images = explorer.locator(".widget-output img").count()
+        print(f"{notebook.stem}: explorer {number} shows {images} figure(s) and "
+              f"{explorer.locator('.widget-output table').count()} table(s)")
         print(f"{notebook.stem}: ran in {seconds:.0f} s; explorer {number}: "
               + ", ".join(f"{c.control} {c.before} -> {c.after}" for c in changes))
 

@@ -374,3 +374,42 @@ def test_amp_choice():
     assert D.make_scaler(torch.float16, cpu) is not None  # fp16 needs loss scaling
     with pytest.raises(D.LaunchError, match="bf16, fp16 or auto"):
         D.amp_dtype("fp8", cpu)
+
+
+# ----------------------------------------------------------------------------------
+# Notebook 10's figure and the hints of its exercises
+# ----------------------------------------------------------------------------------
+
+def test_data_parallel_diagram_draws_one_box_per_replica():
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    from course_utils.ddp_diagram import draw_data_parallel
+
+    fig = draw_data_parallel(replicas=3, per_replica=2)
+    boxes = [p for p in fig.axes[0].patches if isinstance(p, FancyBboxPatch)]
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    plt.close(fig)
+    assert len(boxes) == 3 + 1  # three replicas and the all-reduce
+    assert "6 images" in texts and "(g0 + g1 + g2) / 3" in texts
+    with pytest.raises(ValueError, match="1 to 8 replicas"):
+        draw_data_parallel(replicas=0)
+
+
+def _hint(capsys, check, answer, phrase):
+    assert check(answer) is False
+    out = capsys.readouterr().out
+    assert "Not yet" in out and phrase in out, out
+
+
+def test_nb10_hints(capsys):
+    from course_utils.exercises import nb10
+
+    _hint(capsys, nb10.check_scaled_lr, 0.08, "number of GPUs")
+    _hint(capsys, nb10.check_scaled_lr, 0.01, "unchanged")
+    _hint(capsys, nb10.check_scaled_lr, 0.005, "not smaller")
+    _hint(capsys, nb10.check_shard, lambda n, r, w: list(range(r, n, w)), "pads the list")
+    _hint(capsys, nb10.check_shard, lambda n, r, w: list(range(r * -(-n // w), min(n, (r + 1) * -(-n // w)))),
+          "contiguous blocks")
+    _hint(capsys, nb10.check_warmup_lr, 1.6, "ramps up from 0")
+    _hint(capsys, nb10.check_warmup_lr, 3.2, "full rate")

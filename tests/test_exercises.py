@@ -36,7 +36,7 @@ from course_utils.exercises import (
     nb05,
     nb06,
     nb07,
-    nb08,
+    nb09,
     reveal,
     solution_source,
 )
@@ -210,7 +210,7 @@ def test_as_number_whole(answer, expected):
 # --- facts the checks rely on, established independently -----------------------------------------
 
 def test_flop_ratio_is_two_on_a_real_resnet18():
-    """nb08 pins the ratio FlopCounterMode / torchvision's "_ops" to 2: measure it on the CPU model."""
+    """nb09 pins the ratio FlopCounterMode / torchvision's "_ops" to 2: measure it on the CPU model."""
     from torch.utils.flop_counter import FlopCounterMode
 
     model = torchvision.models.resnet18().eval()
@@ -419,21 +419,21 @@ HINTS = [
     (nb07.check_layer_for_28, lambda: 22, "string"),
     (nb07.check_pointing, lambda: lambda h, m: bool(m[int(h.argmax()) // 6, int(h.argmax()) % 6] > 0), "row"),
     (nb07.check_pointing, lambda: _raises, "raised"),
-    (nb08.check_better_and_cheaper, lambda: "resnet50", "set or list"),
-    (nb08.check_better_and_cheaper, lambda: {"ResNet-50"}, "not zoo keys"),
-    (nb08.check_better_and_cheaper, lambda: {"resnet50"}, "missing"),
-    (nb08.check_better_and_cheaper, lambda: {"resnet50", "efficientnet_b0", "convnext_tiny", "inception_v3"},
+    (nb09.check_better_and_cheaper, lambda: "resnet50", "set or list"),
+    (nb09.check_better_and_cheaper, lambda: {"ResNet-50"}, "not zoo keys"),
+    (nb09.check_better_and_cheaper, lambda: {"resnet50"}, "missing"),
+    (nb09.check_better_and_cheaper, lambda: {"resnet50", "efficientnet_b0", "convnext_tiny", "inception_v3"},
      "do not qualify"),
-    (nb08.check_flop_ratio, lambda: 0.5, "upside down"),
-    (nb08.check_flop_ratio, lambda: 1.0, "is off"),
-    (nb08.check_flop_ratio, lambda: "two", "give a number"),
-    (nb08.check_residual_block, lambda: lambda c: nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.ReLU(),
+    (nb09.check_flop_ratio, lambda: 0.5, "upside down"),
+    (nb09.check_flop_ratio, lambda: 1.0, "is off"),
+    (nb09.check_flop_ratio, lambda: "two", "give a number"),
+    (nb09.check_residual_block, lambda: lambda c: nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.ReLU(),
                                                                 nn.Conv2d(c, c, 3, padding=1)), "skip connection"),
-    (nb08.check_residual_block, lambda: lambda c: nn.Sequential(nn.Conv2d(c, c, 3), nn.Conv2d(c, c, 3)), "padding=1"),
-    (nb08.check_residual_block, lambda: lambda c: nn.Identity(), "two 3x3 convolutions"),
-    (nb08.check_residual_block, lambda: lambda c: 3, "nn.Module"),
-    (nb08.check_residual_block, lambda: _UnusedBranch, "not used"),
-    (nb08.check_residual_block, lambda: _NanBranch, "NaN"),
+    (nb09.check_residual_block, lambda: lambda c: nn.Sequential(nn.Conv2d(c, c, 3), nn.Conv2d(c, c, 3)), "padding=1"),
+    (nb09.check_residual_block, lambda: lambda c: nn.Identity(), "two 3x3 convolutions"),
+    (nb09.check_residual_block, lambda: lambda c: 3, "nn.Module"),
+    (nb09.check_residual_block, lambda: _UnusedBranch, "not used"),
+    (nb09.check_residual_block, lambda: _NanBranch, "NaN"),
 ]
 
 

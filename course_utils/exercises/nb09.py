@@ -1,4 +1,4 @@
-"""Exercises for notebook 08 (beyond VGG): accuracy against compute, FLOPs, a residual block.
+"""Exercises for notebook 09 (beyond VGG): accuracy against compute, FLOPs, a residual block.
 
 The solutions read the course's model cards and count with ``FlopCounterMode``; the
 checks read torchvision's weights metadata directly and use what a multiply-add is.
