@@ -49,7 +49,8 @@ LAB_SETTINGS = {
 def playwright_cached_chromium() -> Path | None:
     """A Chromium that `playwright install chromium` downloaded, if any."""
     root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
-    found = sorted(root.glob("chromium-*/chrome-linux*/chrome")) + sorted(root.glob("chromium-*/chrome-mac*/**/Chromium"))
+    found = sorted(root.glob("chromium-*/chrome-linux*/chrome"))
+    found += sorted(root.glob("chromium-*/chrome-mac*/**/Chromium"))
     return found[-1] if found else None
 
 

@@ -15,18 +15,20 @@ from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
-PROMPTS_JS = "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.innerText.trim())"
+SHOWN = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in the visible tab
+PROMPTS_JS = (f"() => [...document.querySelectorAll('{SHOWN} .jp-CodeCell .jp-InputPrompt')]"
+              ".map(e => e.innerText.trim())")
 IDLE_JS = """() => {
-  const indicator = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
+  const indicator = document.querySelector('SHOWN .jp-Notebook-ExecutionIndicator');
   return indicator !== null && indicator.dataset.status === 'idle';
-}"""
+}""".replace("SHOWN", SHOWN)
 # Finished: nothing queued or running ([*]), the first cell has run, the kernel is idle.
 RUN_DONE_JS = """() => {
-  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.innerText.trim());
-  const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  const prompts = [...document.querySelectorAll('SHOWN .jp-CodeCell .jp-InputPrompt')].map(e => e.innerText.trim());
+  const indicator = document.querySelector('SHOWN .jp-Notebook-ExecutionIndicator');
   return prompts.length > 0 && !prompts.includes('[*]:') && prompts[0] !== '[ ]:' && prompts[0] !== '[]:'
     && indicator !== null && indicator.dataset.status === 'idle';
-}"""
+}""".replace("SHOWN", SHOWN)
 # What a widget output shows: its text and its images (a new figure is a new data: URL).
 SNAPSHOT_JS = """(el) => el.innerText + '\\n' + [...el.querySelectorAll('img')].map(i => i.src).join('\\n')"""
 # The outermost ipywidgets boxes that hold controls and an output: the course's explorers.
@@ -34,9 +36,11 @@ EXPLORER = ".widget-vbox:has(.widget-output):has(.widget-slider, .widget-dropdow
 
 
 def open_notebook(page: Page, lab, name: str, timeout_s: float = 120) -> None:
-    """Open notebooks/<name> in JupyterLab and wait until its kernel is up and idle."""
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
-    page.locator(".jp-NotebookPanel .jp-Notebook").first.wait_for(state="visible", timeout=timeout_s * 1000)
+    """Open notebooks/<name> in JupyterLab, in a workspace of its own (no tab of an earlier test
+    comes back), and wait until its kernel is up and idle."""
+    workspace = re.sub(r"\W", "-", name)
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?token={lab.token}")
+    page.locator(f"{SHOWN} .jp-Notebook").first.wait_for(state="visible", timeout=timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         dialog = page.locator(".jp-Dialog")
@@ -64,6 +68,8 @@ def run_all_cells(page: Page, timeout_s: float = 300) -> float:
 
 def error_outputs(scope: Page | Locator) -> list[str]:
     """Texts of the error outputs shown (tracebacks, in cells or in widget outputs)."""
+    if isinstance(scope, Page):
+        scope = scope.locator(SHOWN)
     texts = [el.inner_text() for el in scope.locator(STDERR).all()]
     return [t for t in texts if "Traceback" in t or re.search(r"^\w*(Error|Exception)\b", t, re.M)]
 
@@ -75,7 +81,8 @@ def cells_not_run(page: Page) -> list[int]:
 
 # The status bar's kernel status ("Python 3 (ipykernel) | Idle") follows every message the
 # kernel handles, widget callbacks included; the toolbar's execution indicator follows cells only.
-STATUSBAR_IDLE_JS = """() => [...document.querySelectorAll('#jp-main-statusbar .jp-StatusBar-TextItem, #jp-main-statusbar span')]
+STATUSBAR_IDLE_JS = """() => [...document.querySelectorAll(
+    '#jp-main-statusbar .jp-StatusBar-TextItem, #jp-main-statusbar span')]
   .some(e => /\\|\\s*Idle\\s*$/.test(e.innerText))"""
 
 
@@ -85,7 +92,8 @@ def wait_idle(page: Page, lab, timeout_s: float = 120) -> None:
     page.wait_for_function(IDLE_JS, timeout=timeout_s * 1000, polling=200)
     while time.monotonic() < deadline:
         page.wait_for_function(STATUSBAR_IDLE_JS, timeout=max(1, deadline - time.monotonic()) * 1000, polling=200)
-        if all(s["kernel"]["execution_state"] == "idle" for s in lab.api("sessions")) and page.evaluate(STATUSBAR_IDLE_JS):
+        server_idle = all(s["kernel"]["execution_state"] == "idle" for s in lab.api("sessions"))
+        if server_idle and page.evaluate(STATUSBAR_IDLE_JS):
             return
         page.wait_for_timeout(200)  # polling interval between two looks at the state
     raise AssertionError(f"the kernel did not go idle within {timeout_s:.0f} s")
@@ -107,8 +115,8 @@ def _control_label(control: Locator) -> str:
 
 def _wait_for_new_output(page: Page, lab, output: Locator, before: str, what: str, timeout_s: float) -> str:
     try:
-        page.wait_for_function(f"([el, before]) => ({SNAPSHOT_JS})(el) !== before", arg=[output.element_handle(), before],
-                               timeout=timeout_s * 1000, polling=200)
+        page.wait_for_function(f"([el, before]) => ({SNAPSHOT_JS})(el) !== before",
+                               arg=[output.element_handle(), before], timeout=timeout_s * 1000, polling=200)
     except PlaywrightTimeout:
         raise AssertionError(f"{what}, but the explorer's output did not change within {timeout_s:.0f} s: "
                              "is the control's observer wired to the redraw?") from None
@@ -128,8 +136,8 @@ def move_slider(page: Page, lab, explorer: Locator, slider: Locator, timeout_s: 
     handle.focus()
     page.keyboard.press("ArrowRight")
     try:
-        page.wait_for_function("([el, v]) => el.innerText.trim() !== v", arg=[readout.element_handle(), before_value],
-                               timeout=5_000, polling=100)
+        page.wait_for_function("([el, v]) => el.innerText.trim() !== v",
+                               arg=[readout.element_handle(), before_value], timeout=5_000, polling=100)
     except PlaywrightTimeout:  # already at the maximum
         page.keyboard.press("ArrowLeft")
     after_value = readout.inner_text().strip()

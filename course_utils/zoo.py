@@ -10,10 +10,18 @@ A note on units: torchvision's ``meta["_ops"]`` is labelled GFLOPS but counts
 multiply-adds (one multiply plus one add = one operation). Tools that count a
 multiply and an add separately, like ``torch.utils.flop_counter``, report about
 twice as much. Within one table the unit is the same, so comparisons hold.
+
+A note on fairness: an accuracy in ``weights.meta`` belongs to the weights, not
+to the architecture. Each model's ``IMAGENET1K_V1`` weights come from a
+different recipe (``meta["recipe"]`` links it, ``meta["_docs"]`` says what it
+is): torchvision's simple recipe for VGG and ResNet, ports of other people's
+weights for Inception v3 and EfficientNet, a long modern recipe for ConvNeXt.
+``ModelCard.provenance`` carries that sentence so tables can show it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -38,8 +46,9 @@ ZOO: dict[str, tuple[str, int, str]] = {
     "convnext_tiny": ("ConvNeXt-Tiny", 2022, "a ResNet modernised with Transformer-era design choices"),
 }
 
-# Every model above has these weights: the original recipe, so architectures are
-# compared on a similar footing (newer "V2" recipes add several points by training alone).
+# Every model above has weights of this name. The name does NOT mean one recipe: VGG's and
+# ResNet's come from torchvision's simple 90-epoch recipe, Inception v3's and EfficientNet's are
+# ports, ConvNeXt's come from a 600-epoch modern recipe (see ModelCard.recipe and .provenance).
 DEFAULT_WEIGHTS = "IMAGENET1K_V1"
 
 # Build options that only change how the random weights are initialised, not the network.
@@ -63,10 +72,17 @@ class ModelCard:
     params: int
     gflops: float  # giga multiply-adds for one image at input_size (torchvision's "_ops")
     input_size: int  # the crop size the weights expect (224, or 299 for Inception v3)
+    recipe: str  # where the weights' training recipe is described (meta["recipe"], a link)
+    provenance: str  # how torchvision says the weights were made (meta["_docs"], links stripped)
 
     @property
     def params_m(self) -> float:
         return self.params / 1e6
+
+
+def _plain_text(rst: str) -> str:
+    """``meta["_docs"]`` as one plain line: reStructuredText links `text <url>`_ become their text."""
+    return " ".join(re.sub(r"`([^`<]+?)\s*<[^>]*>`_", r"\1", rst).split())
 
 
 def _check_arch(arch: str) -> None:
@@ -92,6 +108,8 @@ def model_card(arch: str, weights: str = DEFAULT_WEIGHTS) -> ModelCard:
         params=int(meta["num_params"]),
         gflops=float(meta["_ops"]),
         input_size=int(w.transforms().crop_size[0]),
+        recipe=str(meta.get("recipe", "")),
+        provenance=_plain_text(str(meta.get("_docs", ""))),
     )
 
 
@@ -125,12 +143,19 @@ def measure_latency(
     return time_it(lambda: model(x), warmup=warmup, repeats=repeats)
 
 
-def cards_markdown(cards: list[ModelCard], latency_ms: dict[str, float] | None = None) -> str:
-    """A Markdown table of model cards, with a latency column when ``latency_ms`` is given."""
+def cards_markdown(
+    cards: list[ModelCard],
+    latency_ms: dict[str, float] | None = None,
+    latency_label: str = "latency (ms)",
+) -> str:
+    """A Markdown table of model cards, with a latency column when ``latency_ms`` is given.
+
+    ``latency_label`` heads that column: say where it was measured (e.g. "cpu latency (ms)").
+    """
     head = "| model | year | acc@1 % | acc@5 % | params (M) | GFLOPS | input |"
     rule = "|---|---:|---:|---:|---:|---:|---:|"
     if latency_ms is not None:
-        head, rule = head + " CPU latency (ms) |", rule + "---:|"
+        head, rule = head + f" {latency_label} |", rule + "---:|"
     lines = [head, rule]
     for c in cards:
         row = (f"| {c.name} | {c.year} | {c.acc1:.1f} | {c.acc5:.1f} | {c.params_m:.1f} | {c.gflops:.2f} | "
@@ -138,6 +163,20 @@ def cards_markdown(cards: list[ModelCard], latency_ms: dict[str, float] | None =
         if latency_ms is not None:
             row += f" {latency_ms[c.arch]:.0f} |" if c.arch in latency_ms else " - |"
         lines.append(row)
+    return "\n".join(lines)
+
+
+def recipes_markdown(cards: list[ModelCard]) -> str:
+    """A Markdown table of where each model's weights come from: torchvision's own words and the recipe link.
+
+    Read it before comparing accuracies: a different recipe can be worth several points on the
+    same architecture (ResNet-50's V1 and V2 weights differ only in their recipe).
+    """
+    lines = ["| model | weights | acc@1 % | how they were made (torchvision's metadata) | recipe |",
+             "|---|---|---:|---|---|"]
+    for c in cards:
+        link = f"[link]({c.recipe})" if c.recipe else "-"
+        lines.append(f"| {c.name} | `{c.weights}` | {c.acc1:.1f} | {c.provenance or '-'} | {link} |")
     return "\n".join(lines)
 
 

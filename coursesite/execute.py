@@ -21,10 +21,12 @@ from coursesite import REPO
 from coursesite.executed import GENUINE, STAND_IN, weights_kind
 
 # Run after the last cell, then removed: the kernel's own peak resident memory.
+# Also the largest finished child process (workers a notebook started, e.g. torchrun's).
 _PEAK_RSS_CELL = (
     "import resource as _r, sys as _s\n"
-    "_k = _r.getrusage(_r.RUSAGE_SELF).ru_maxrss\n"
-    "print('PEAK_RSS_BYTES', _k if _s.platform == 'darwin' else _k * 1024)"  # macOS reports bytes, Linux KiB
+    "_u = 1 if _s.platform == 'darwin' else 1024\n"  # macOS reports bytes, Linux KiB
+    "print('PEAK_RSS_BYTES', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * _u,"
+    " _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss * _u)"
 )
 
 
@@ -33,6 +35,7 @@ class Execution:
     nb: nbformat.NotebookNode  # with outputs
     seconds: float  # wall time of all cells, kernel start excluded
     peak_rss_bytes: int  # the kernel's max RSS
+    child_peak_rss_bytes: int = 0  # the largest finished child process's max RSS (0: none)
 
 
 @contextmanager
@@ -81,5 +84,5 @@ def run_notebook(path: Path, env: dict[str, str], timeout: int = 900) -> Executi
     nb.metadata.pop("widgets", None)  # a static page has no kernel for it, and it would pull in widget JS
     probe = nb.cells.pop()
     text = "".join(o.get("text", "") for o in probe.outputs)
-    peak = int(text.split("PEAK_RSS_BYTES")[1].split()[0])
-    return Execution(nb, seconds, peak)
+    kernel, children = (int(v) for v in text.split("PEAK_RSS_BYTES")[1].split()[:2])
+    return Execution(nb, seconds, kernel, children)

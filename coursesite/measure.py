@@ -8,7 +8,9 @@ numbers) and ``docs/measurements.md`` (the tables and the workshop plans built f
 which ``docs/instructors.md`` includes. The executed notebooks also go to
 ``.cache/executed/``, so a ``make site`` afterwards reuses them.
 
-Run it on an otherwise idle machine: the load average is recorded next to the numbers.
+Only notebooks changed since their last measurement are run again (`--all` runs every one;
+`--render` only rewrites the Markdown). Run it on an otherwise idle machine: the load average
+is recorded next to the numbers.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import nbformat
 
 from coursesite import REPO, notebook_paths
-from coursesite.executed import write_executed
+from coursesite.executed import source_sha256, write_executed
 
 JSON_PATH = REPO / "docs" / "measurements.json"
 MD_PATH = REPO / "docs" / "measurements.md"
@@ -36,14 +38,14 @@ PLANS = {
     "Half day (3.5 hours)": {
         "minutes": 210,
         "before": ["setup"],  # done at home or at the door: the set-up check
-        "hands_on": ["vgg_architecture", "pretrained_inference", "training_vgg", "feature_maps", "grad_cam"],
-        "demo": ["build_vgg_by_hand", "transfer_learning"],
+        "hands_on": ["vgg_architecture", "pretrained_inference", "feature_maps", "grad_cam"],
+        "demo": ["build_vgg_by_hand", "training_vgg", "transfer_learning", "checking_explanations"],
     },
-    "Full day (6 hours of teaching)": {
-        "minutes": 360,
+    "Full day (6.5 hours of teaching, lunch not counted)": {
+        "minutes": 390,
         "before": ["setup"],
         "hands_on": ["*"],
-        "demo": [],
+        "demo": ["beyond_vgg"],
     },
 }
 DISCUSSION_MIN = 10  # per hands-on notebook, for its discussion questions
@@ -60,6 +62,18 @@ def study_minutes(notebook: Path) -> int:
     return int(match.group(1))
 
 
+def prerequisites(notebook: Path) -> str:
+    """The "**Prerequisites:** ..." paragraph of the notebook's title cell, or "" if it has none."""
+    title = nbformat.read(str(notebook), as_version=4).cells[0].source
+    match = re.search(r"\*\*Prerequisites:?\*\*:?\s*(.+?)(?:\n\s*\n|$)", title, re.S)
+    return " ".join(match.group(1).split()) if match else ""
+
+
+def _stated_prerequisites(stem: str) -> str:
+    path = REPO / "notebooks" / f"{stem}.ipynb"
+    return (prerequisites(path) if path.is_file() else "") or "(the notebook does not state them)"
+
+
 def downloads(notebook: Path) -> list[dict]:
     """The pretrained weights files the notebook loads (first use downloads them)."""
     from course_utils.weights import approx_size_mb, file_name, get_weights
@@ -69,30 +83,49 @@ def downloads(notebook: Path) -> list[dict]:
     return [{"arch": a, "file": file_name(get_weights(a)), "mb": round(approx_size_mb(get_weights(a)))} for a in archs]
 
 
-def measure(notebooks: list[Path]) -> dict:
+def _machine() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}), {torch.get_num_threads()} torch threads, no GPU"
+
+
+def measure(notebooks: list[Path], previous: dict | None = None, save=None) -> dict:
+    """Measure each notebook whose source changed since ``previous`` (all when it is None).
+
+    ``save(data)`` is called after each notebook, so an interrupted run keeps what it measured.
+    """
+    import torch
+
     from coursesite.execute import run_notebook, weights_env
 
     weights, env = weights_env()
-    rows = []
+    kept = {r["notebook"]: r for r in (previous or {}).get("notebooks", [])}
+    data = {"machine": _machine(), "python": platform.python_version(), "torch": torch.__version__,
+            "weights": weights, "notebooks": []}
     for nb in notebooks:
+        sha = source_sha256(nb)
+        old = kept.get(nb.stem)
+        if old and old.get("source_sha256") == sha and previous.get("machine") == data["machine"]:
+            print(f"unchanged {nb.name}: keeping its measurement", flush=True)
+            data["notebooks"].append(old)
+            continue
         load_before = os.getloadavg()[0]
         print(f"measuring {nb.name} ...", flush=True)
         run = run_notebook(nb, env)
         write_executed(run.nb, nb, weights=weights, executed_by="nbclient (make measure)", seconds=run.seconds)
-        rows.append({
+        data["notebooks"].append({
             "notebook": nb.stem, "seconds": round(run.seconds, 1), "peak_rss_mb": round(run.peak_rss_bytes / 2**20),
+            "child_peak_rss_mb": round(run.child_peak_rss_bytes / 2**20),
             "study_minutes": study_minutes(nb), "downloads": downloads(nb), "load_before": round(load_before, 2),
+            "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "source_sha256": sha,
         })
         print(f"  {run.seconds:.0f} s, peak {run.peak_rss_bytes / 2**20:.0f} MiB", flush=True)
-    import torch
-
-    return {
-        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()}), {torch.get_num_threads()} torch threads, no GPU"
-                   if not torch.cuda.is_available() else f"GPU: {torch.cuda.get_device_name(0)}",
-        "python": platform.python_version(), "torch": torch.__version__, "weights": weights,
-        "notebooks": rows,
-    }
+        if save:
+            save({**data, "notebooks": data["notebooks"] + [kept[n.stem] for n in notebooks[len(data["notebooks"]):]
+                                                            if n.stem in kept]})
+    return data
 
 
 def _plan_rows(plan: dict, by_name: dict) -> dict[str, list[dict]]:
@@ -137,6 +170,11 @@ def _plan_table(name: str, plan: dict, by_name: dict) -> list[str]:
     return lines
 
 
+def _when(rows: list[dict]) -> str:
+    dates = sorted({r.get("measured", "") for r in rows} - {""})
+    return dates[0] if len(dates) == 1 else f"between {dates[0]} and {dates[-1]}" if dates else "(no date)"
+
+
 def render(data: dict, plans: dict | None = None) -> str:
     """The Markdown the guide includes: the measured table, then the plans (``PLANS`` by default)."""
     rows = data["notebooks"]
@@ -144,7 +182,7 @@ def render(data: dict, plans: dict | None = None) -> str:
     lines = [
         "<!-- Written by `make measure` (coursesite/measure.py) from docs/measurements.json. Do not edit. -->",
         "",
-        f"Measured {data['measured']} on {data['machine']}; Python {data['python']}, torch {data['torch']}, "
+        f"Measured {_when(rows)} on {data['machine']}; Python {data['python']}, torch {data['torch']}, "
         f"{data['weights']} weights. Each notebook ran top to bottom in a fresh kernel (`make measure`). "
         "*Run* is the wall time of all its cells; *peak memory* is the kernel's maximum resident set size; "
         "*study* is the time the notebook's title promises for reading and running it.",
@@ -154,7 +192,10 @@ def render(data: dict, plans: dict | None = None) -> str:
     ]
     for r in rows:
         dl = ", ".join(f"`{d['file']}` ({d['mb']} MB)" for d in r["downloads"]) or "none"
-        lines.append(f"| `{r['notebook']}` | {r['seconds']:.0f} s | {r['peak_rss_mb']:,} MiB | "
+        memory = f"{r['peak_rss_mb']:,} MiB"
+        if r.get("child_peak_rss_mb", 0) >= 100:  # processes the notebook started (workers) have their own
+            memory += f" + processes it starts, up to {r['child_peak_rss_mb']:,} MiB each"
+        lines.append(f"| `{r['notebook']}` | {r['seconds']:.0f} s | {memory} | "
                      f"{r['study_minutes']} min | {dl} |")
     total_run = sum(r["seconds"] for r in rows)
     peak = max(rows, key=lambda r: r["peak_rss_mb"])
@@ -167,6 +208,10 @@ def render(data: dict, plans: dict | None = None) -> str:
         f"whole course: {sum(files.values()):,} MB in {len(files)} files (`make prefetch`). The machine's load "
         f"average before each notebook ranged {min(loads):.1f} to {max(loads):.1f}: above the core count, other "
         "work was competing and the times are pessimistic.",
+        "",
+        "### Prerequisites, as each notebook states them",
+        "",
+        *[f"- `{r['notebook']}`: {_stated_prerequisites(r['notebook'])}" for r in rows],
         "",
         "## Workshop plans, from these numbers",
         "",
@@ -182,11 +227,16 @@ def render(data: dict, plans: dict | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv == ["--render"]:  # re-render the Markdown from the stored numbers, without measuring
-        data = json.loads(JSON_PATH.read_text())
-    else:
-        data = measure(notebook_paths())
+    previous = json.loads(JSON_PATH.read_text()) if JSON_PATH.is_file() else None
+
+    def save(data: dict) -> None:
         JSON_PATH.write_text(json.dumps(data, indent=1) + "\n")
+
+    if argv == ["--render"]:  # re-render the Markdown from the stored numbers, without measuring
+        data = previous
+    else:
+        data = measure(notebook_paths(), None if "--all" in argv else previous, save)
+        save(data)
     MD_PATH.write_text(render(data) + "\n")
     print(f"wrote {JSON_PATH.relative_to(REPO)} and {MD_PATH.relative_to(REPO)}")
     return 0

@@ -6,7 +6,7 @@ the repository's top-level ``conftest.py``.)
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import torch

@@ -36,6 +36,7 @@ from course_utils.exercises import (
     nb05,
     nb06,
     nb07,
+    nb08,
     nb09,
     reveal,
     solution_source,
@@ -417,8 +418,18 @@ HINTS = [
     (nb07.check_layer_for_28, lambda: "pool4", "pool"),
     (nb07.check_layer_for_28, lambda: "relu5_3", "block 5"),
     (nb07.check_layer_for_28, lambda: 22, "string"),
-    (nb07.check_pointing, lambda: lambda h, m: bool(m[int(h.argmax()) // 6, int(h.argmax()) % 6] > 0), "row"),
-    (nb07.check_pointing, lambda: _raises, "raised"),
+    (nb07.check_cam_map, lambda: lambda a, w, c: (w[c][:, None, None] * a).sum(0) / 20, "Grad-CAM's map"),
+    (nb07.check_cam_map, lambda: lambda a, w, c: (w[c][:, None, None] * a).sum(0).relu(), "no ReLU"),
+    (nb07.check_cam_map, lambda: lambda a, w, c: (w[:, c][:3, None, None] * a[:3]).sum(0), "differ"),
+    (nb07.check_cam_map, lambda: _raises, "raised"),
+    (nb08.check_pointing, lambda: lambda h, m: bool(m[int(h.argmax()) // 6, int(h.argmax()) % 6] > 0), "row"),
+    (nb08.check_pointing, lambda: _raises, "raised"),
+    (nb08.check_energy, lambda: lambda h, m: float((h * m).sum() / h.sum()), "NaN"),
+    (nb08.check_energy, lambda: lambda h, m: float(m.mean()), "area share"),
+    (nb08.check_energy, lambda: lambda h, m: (h * m), "one number"),
+    (nb08.check_spearman, lambda: lambda a, b: float(torch.corrcoef(torch.cat([a, b]))[0, 1]), "ranks"),
+    (nb08.check_spearman, lambda: _argsort_spearman, "average rank"),
+    (nb08.check_spearman, lambda: _raises, "raised"),
     (nb09.check_better_and_cheaper, lambda: "resnet50", "set or list"),
     (nb09.check_better_and_cheaper, lambda: {"ResNet-50"}, "not zoo keys"),
     (nb09.check_better_and_cheaper, lambda: {"resnet50"}, "missing"),
@@ -435,6 +446,12 @@ HINTS = [
     (nb09.check_residual_block, lambda: _UnusedBranch, "not used"),
     (nb09.check_residual_block, lambda: _NanBranch, "NaN"),
 ]
+
+
+def _argsort_spearman(a, b):
+    """Spearman with argsort ranks: ties get distinct ranks (the slip check_spearman must catch)."""
+    ra, rb = a.flatten().argsort().argsort().double(), b.flatten().argsort().argsort().double()
+    return float(torch.corrcoef(torch.stack([ra, rb]))[0, 1])
 
 
 def _bgr_without_swap(bgr):

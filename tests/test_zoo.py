@@ -16,6 +16,7 @@ from course_utils.zoo import (
     model_card,
     plot_latency,
     plot_tradeoff,
+    recipes_markdown,
     zoo_cards,
 )
 
@@ -35,6 +36,29 @@ def test_inception_wants_299_and_the_rest_224():
     sizes = {c.arch: c.input_size for c in zoo_cards()}
     assert sizes.pop("inception_v3") == 299
     assert set(sizes.values()) == {224}
+
+
+def test_each_card_states_its_recipe_as_torchvision_documents_it():
+    """IMAGENET1K_V1 is a name, not a recipe: VGG/ResNet trained by torchvision, Inception/EfficientNet
+    ported, ConvNeXt from the modern recipe (torchvision's references/classification README)."""
+    cards = {c.arch: c for c in zoo_cards()}
+    for arch in ("vgg11", "vgg16", "vgg19"):
+        assert cards[arch].recipe.endswith("references/classification#alexnet-and-vgg")
+        assert "simplified training recipe" in cards[arch].provenance
+    for arch in ("inception_v3", "efficientnet_b0"):
+        assert "ported" in cards[arch].provenance
+    assert "new training recipe" in cards["convnext_tiny"].provenance
+    assert cards["convnext_tiny"].recipe.endswith("#convnext")
+    # reStructuredText link markup is stripped to its text: no backticks, no bare URL in the sentence
+    assert all("`" not in c.provenance and "<http" not in c.provenance for c in cards.values())
+
+
+def test_recipes_table_has_one_row_per_card_with_the_link():
+    cards = zoo_cards(["vgg16", "convnext_tiny"])
+    table = recipes_markdown(cards)
+    assert table.count("\n") == 3
+    assert "| VGG16 | `VGG16_Weights.IMAGENET1K_V1` | 71.6 | These weights were trained from scratch" in table
+    assert "(https://github.com/pytorch/vision/tree/main/references/classification#convnext)" in table
 
 
 def test_the_weights_choice_is_honoured():
@@ -84,6 +108,7 @@ def test_markdown_table_has_one_row_per_model_and_optional_latency():
     assert table.count("\n") == 3 and "| VGG11 | 2014 | 69.0 | 88.6 | 132.9 | 7.61 | 224 |" in table
     with_latency = cards_markdown(cards, {"vgg11": 812.4})
     assert "| 812 |" in with_latency and "| - |" in with_latency
+    assert "| cuda latency (ms) |" in cards_markdown(cards, {}, latency_label="cuda latency (ms)")
 
 
 def test_plots_draw_one_point_or_bar_per_model():

@@ -23,7 +23,7 @@ import functools
 import inspect
 import numbers
 import textwrap
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -9,7 +9,7 @@ torchvision's. The references are torchvision's models, never the course's
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torchvision

@@ -154,3 +154,59 @@ def solution_safe_predict():
         finally:
             model.train(was_training)
     return answer
+
+
+# --- Exercise 4: a Linear layer as a convolution (dense evaluation) -------------------------
+
+def _windows_through(linear: nn.Linear, x: torch.Tensor, k: int) -> torch.Tensor:
+    """The expected score map, the slow way: ``linear`` applied to every k x k window of ``x``, flattened."""
+    rows, cols = x.shape[-2] - k + 1, x.shape[-1] - k + 1
+    out = torch.empty(x.shape[0], linear.out_features, rows, cols)
+    for i in range(rows):
+        for j in range(cols):
+            out[:, :, i, j] = linear(x[:, :, i:i + k, j:j + k].flatten(1))
+    return out
+
+
+def check_linear_to_conv(answer) -> bool:
+    """``answer``: ``f(linear, in_channels, kernel_size)`` -> a convolution computing ``linear`` at every position."""
+    if answer is None:
+        return not_attempted()
+    if not callable(answer):
+        return report(False, f"your answer should be a function f(linear, in_channels, kernel_size), "
+                             f"got {type(answer).__name__}.")
+    torch.manual_seed(0)
+    linear, x = nn.Linear(4 * 3 * 3, 6), torch.randn(2, 4, 5, 7)  # reads a flattened 4 x 3 x 3 block
+    conv, err = call_safely(answer, linear, 4, 3)
+    if err:
+        return report(False, err)
+    if not isinstance(conv, nn.Module):
+        return report(False, f"your function should return a module such as nn.Conv2d, got {type(conv).__name__}.")
+    with torch.no_grad():
+        out, err = call_safely(conv, x, doing="running your convolution on a (2, 4, 5, 7) input")
+        expected = _windows_through(linear, x, 3)
+    if err:
+        return report(False, err)
+    if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        return report(False, f"on a (2, 4, 5, 7) input the convolution should give {tuple(expected.shape)} "
+                             f"(a 3x3 window, no padding), got {got}.")
+    gap = (out - expected).abs().max().item()
+    if not gap <= 1e-5:  # written so that NaN fails too
+        return report(False, f"the scores differ from the Linear layer's by up to {gap:.3f}. Reshape the weight in "
+                             "flatten's order, (out, channels, rows, columns), and keep the bias.")
+    return report(True, f"every position of your convolution equals the Linear layer on that window (gap {gap:.1e}).")
+
+
+def solution_linear_to_conv():
+    """Reshape the weight matrix into filters in flatten's order (channel, row, column); the bias stays."""
+    import torch
+    from torch import nn
+
+    def answer(linear, in_channels, kernel_size):
+        conv = nn.Conv2d(in_channels, linear.out_features, kernel_size)
+        with torch.no_grad():
+            conv.weight.copy_(linear.weight.view(linear.out_features, in_channels, kernel_size, kernel_size))
+            conv.bias.copy_(linear.bias)
+        return conv
+    return answer

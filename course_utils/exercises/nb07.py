@@ -1,8 +1,8 @@
-"""Exercises for notebook 07 (Grad-CAM): the map from A and dA, the layer, the pointing game.
+"""Exercises for notebook 07 (Grad-CAM): the map from A and dA, the layer, CAM on a GAP head.
 
 The checks do not reuse the solutions' code: the reference map is the paper's sum
 written as a matrix product, the layer is found by walking torchvision's VGG16 layer
-by layer, and the pointing-game cases have their peaks planted where the answer is known.
+by layer, and CAM is read off the GAP head itself, one position at a time.
 """
 
 from __future__ import annotations
@@ -116,37 +116,63 @@ def solution_layer_for_28():
     return [name for name, m in maps.items() if name.startswith("relu") and m.shape[-1] == 28][-1]
 
 
-# --- Exercise 3: the pointing game by hand -------------------------------------------------
+# --- Exercise 3: CAM on a global-average-pooling head ----------------------------------------
 
-def check_pointing(answer) -> bool:
-    """``answer``: a function ``hit(heatmap, mask) -> bool``: is the heat map's peak on the object?"""
+def _cam_by_occlusion(a: torch.Tensor, head: nn.Linear, c: int) -> torch.Tensor:
+    """CAM read off the GAP head itself, one position at a time (a different road from sum_k w_k A^k).
+
+    Keep only position (i, j) of every channel, run average pool + linear layer, drop the bias: the
+    logit left is CAM(i, j) / (h w), because the head is linear and pools by averaging.
+    """
+    k, h, w = a.shape
+    keep = torch.eye(h * w).reshape(h * w, 1, h, w)                # one single-position mask per row
+    pooled = nn.AdaptiveAvgPool2d(1)(a.unsqueeze(0) * keep).flatten(1)   # (h*w, K)
+    with torch.no_grad():
+        scores = head(pooled)[:, c] - head.bias[c]
+    return (scores * h * w).reshape(h, w)
+
+
+def check_cam_map(answer) -> bool:
+    """``answer``: a function ``cam_map(A, fc_weight, c) -> (h, w)``: Zhou et al.'s CAM for class ``c``."""
     if answer is None:
         return not_attempted()
     if not callable(answer):
-        return report(False, f"your answer should be a function hit(heatmap, mask), got {type(answer).__name__}.")
-    mask = torch.zeros(6, 10)
-    mask[1:3, 6:9] = 1
-    for r, c in [(2, 7), (4, 7), (2, 2), (1, 8), (5, 9)]:
-        m = 0.01 * torch.rand(6, 10, generator=torch.Generator().manual_seed(r * 10 + c))
-        m[r, c] = 1.0  # the peak, planted: the answer is whether (r, c) is on the object
-        expected = bool(mask[r, c] > 0.5)
-        got, err = call_safely(answer, m.clone(), mask.clone())
-        if not err:
-            got, err = call_safely(bool, got, doing=f"bool() of your answer {got!r:.40}")
-        if err:
-            return report(False, err)
-        if got != expected:
-            peak = divmod(int(m.argmax()), m.shape[1])
-            return report(False, f"for a map peaking at (row, col) = {peak} you said {got}, expected {expected}. "
-                                 "A flat index i is row i // width, column i % width (width = number of columns).")
-    return report(True, "your pointing game finds the peak and looks it up in the mask right in every case.")
+        return report(False, f"your answer should be a function cam_map(A, fc_weight, c), got {type(answer).__name__}.")
+    gen = torch.Generator().manual_seed(3)
+    a = torch.rand(6, 4, 5, generator=gen)  # K=6 channels, a non-square 4 x 5 map
+    head = nn.Linear(6, 3)
+    with torch.no_grad():
+        head.weight.copy_(torch.randn(3, 6, generator=gen))
+        head.bias.copy_(torch.randn(3, generator=gen))
+        head.weight[1] = head.weight[1].abs()
+        head.weight[1, 0] = -5.0  # channel 0 argues against class 1 ...
+    a[0, :, :2] = 1.0             # ... on the two left columns, so CAM is negative there
+    c = 1
+    got, err = call_safely(answer, a.clone(), head.weight.detach().clone(), c)
+    if err:
+        return report(False, err)
+    if not isinstance(got, torch.Tensor):
+        return report(False, f"return a tensor, got {type(got).__name__}.")
+    got = got.detach().float().squeeze()
+    expected = _cam_by_occlusion(a, head, c)
+    if got.shape != expected.shape:
+        return report(False, f"expected a map of shape {tuple(expected.shape)} (h, w), got {tuple(got.shape)}: "
+                             "weight each channel by fc_weight[c, k], then sum over the channels.")
+    if torch.allclose(got, expected, atol=1e-5):
+        return report(True, "that is CAM: the class's linear weights applied to the maps before pooling.")
+    if torch.allclose(got, expected / (4 * 5), atol=1e-6):
+        return report(False, "that is Grad-CAM's map on this head, CAM / (h*w): CAM itself has no 1/(h*w).")
+    if torch.allclose(got, expected.clamp(min=0), atol=1e-5):
+        return report(False, "no ReLU: CAM keeps the negative values (Grad-CAM adds the ReLU).")
+    if expected.max() > 0 and torch.allclose(got, expected / expected.max(), atol=1e-5):
+        return report(False, "return the map before scaling it by its maximum.")
+    return report(False, "the values differ from CAM. Use the row fc_weight[c] (one weight per channel): "
+                         "sum_k fc_weight[c, k] * A[k].")
 
 
-def solution_pointing():
-    """Find the flat index of the maximum, turn it into (row, column), look it up in the mask."""
-    def hit(heatmap, mask):
-        index = int(heatmap.argmax())
-        row, col = divmod(index, heatmap.shape[1])
-        return bool(mask[row, col] > 0.5)
+def solution_cam_map():
+    """One weight per channel, read from the linear layer, and a weighted sum of the channels."""
+    def cam_map(A, fc_weight, c):
+        return (fc_weight[c][:, None, None] * A).sum(dim=0)   # (h, w)
 
-    return hit
+    return cam_map

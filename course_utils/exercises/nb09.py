@@ -1,4 +1,5 @@
-"""Exercises for notebook 09 (beyond VGG): accuracy against compute, FLOPs, a residual block.
+"""Exercises for notebook 09 (beyond VGG): accuracy against compute, what a recipe is worth, FLOPs,
+a residual block.
 
 The solutions read the course's model cards and count with ``FlopCounterMode``; the
 checks read torchvision's weights metadata directly and use what a multiply-add is.
@@ -60,7 +61,43 @@ def solution_better_and_cheaper():
     return answer
 
 
-# --- Exercise 2: what does torchvision's "GFLOPS" count? ------------------------------------
+# --- Exercise 2: how much of ConvNeXt-Tiny's lead is the recipe? -----------------------------
+
+def _acc1(arch: str, weights: str) -> float:
+    """Top-1 accuracy straight from torchvision's weights metadata (the solution goes through model_card)."""
+    return torchvision.models.get_model_weights(arch)[weights].meta["_metrics"]["ImageNet-1K"]["acc@1"]
+
+
+@number_check("a fraction between 0 and 1")
+def check_recipe_share(value: float) -> bool:
+    """The answer: (ResNet-50 V2 - ResNet-50 V1) / (ConvNeXt-Tiny V1 - ResNet-50 V1), top-1 accuracies."""
+    r50_v1, r50_v2 = _acc1("resnet50", "IMAGENET1K_V1"), _acc1("resnet50", "IMAGENET1K_V2")
+    lead, closed = _acc1("convnext_tiny", "IMAGENET1K_V1") - r50_v1, r50_v2 - r50_v1
+    expected = closed / lead
+    if abs(value - expected) < 0.01:
+        return report(True, f"{value:.2f}: the new recipe closes {closed:.1f} of ConvNeXt-Tiny's {lead:.1f}-point "
+                            "lead. Much of what looks like architecture in that table is training.")
+    if abs(value - 100 * expected) < 1:
+        return report(False, "that looks like a percentage: give the fraction (between 0 and 1).")
+    if abs(value - lead / closed) < 0.01:
+        return report(False, "your ratio is upside down: the points closed by V2, divided by the whole lead.")
+    if abs(value - closed) < 0.01 or abs(value - lead) < 0.01:
+        return report(False, "that is a number of points, not a fraction: divide the points closed by the lead.")
+    return report(False, f"{value:.3f} is off. Lead = ConvNeXt-Tiny V1 - ResNet-50 V1; closed = ResNet-50 V2 - V1; "
+                         "answer = closed / lead (use each card's acc1).")
+
+
+def solution_recipe_share():
+    """Read the three cards; the fraction of the lead that training alone closes."""
+    from course_utils.zoo import model_card
+
+    r50_v1, r50_v2 = model_card("resnet50", "IMAGENET1K_V1"), model_card("resnet50", "IMAGENET1K_V2")
+    convnext = model_card("convnext_tiny")
+    answer = (r50_v2.acc1 - r50_v1.acc1) / (convnext.acc1 - r50_v1.acc1)
+    return answer
+
+
+# --- Exercise 3: what does torchvision's "GFLOPS" count? ------------------------------------
 
 # torchvision's "_ops" counts multiply-adds; FlopCounterMode counts the multiply and the add
 # as two FLOPs. So the ratio is 2 by definition, up to the 3 decimals "_ops" is given to
@@ -98,7 +135,7 @@ def solution_flop_ratio():
     return answer
 
 
-# --- Exercise 3: a residual block by hand ---------------------------------------------------
+# --- Exercise 4: a residual block by hand ---------------------------------------------------
 
 @torch.no_grad()
 def _run_and_switch_off(block: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,8 +31,12 @@ Explainer = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def rank(values: torch.Tensor) -> torch.Tensor:
-    """Ranks 1..n of a flattened tensor, in float64; tied values share their average rank."""
-    x = values.detach().flatten()
+    """Ranks 1..n of a flattened tensor, in float64 on the CPU; tied values share their average rank.
+
+    On the CPU because float64 is what keeps ranks of large maps exact, and Apple's MPS
+    has no float64.
+    """
+    x = values.detach().flatten().cpu()
     sorted_values, order = torch.sort(x, stable=True)
     _, group, counts = torch.unique_consecutive(sorted_values, return_inverse=True, return_counts=True)
     last = counts.cumsum(0).double()  # rank of the last member of each group of ties
@@ -73,8 +77,13 @@ def cascade_order(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
 
 
 def randomize_(modules: list[nn.Module], generator_seed: int) -> None:
-    """Re-initialise ``modules`` in place the way a fresh VGG is initialised (seeded)."""
-    with torch.random.fork_rng(devices=[]):
+    """Re-initialise ``modules`` in place the way a fresh VGG is initialised (seeded).
+
+    The global random state is put back afterwards, on the CPU and on any CUDA device the
+    modules live on (``nn.init`` draws on the generator of the parameters' device).
+    """
+    cuda = sorted({p.device.index or 0 for m in modules for p in m.parameters() if p.device.type == "cuda"})
+    with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(generator_seed)
         for module in modules:
             if isinstance(module, nn.BatchNorm2d):

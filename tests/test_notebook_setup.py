@@ -1,0 +1,157 @@
+"""Colab: every notebook's links point at itself, and its set-up cell works where the course is not installed.
+
+The links and the set-up cell are written by scripts/sync_notebooks.py from the one address
+in pyproject.toml; a new or renumbered notebook fails here until the script is rerun. The
+set-up cell is run for real in a kernel that cannot import course_utils (a Python that sees
+the course's packages but not the course), with the clone pointed at a local copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+SYNC = REPO / "scripts" / "sync_notebooks.py"
+URL = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_the_address_is_written_once_and_is_a_github_repository():
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", URL), URL
+    assert "<" not in URL and "your" not in URL.lower(), f"placeholder address in pyproject.toml: {URL}"
+    assert URL not in SYNC.read_text(), "the sync script must read the address from pyproject.toml, not repeat it"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_colab_and_binder_links_open_this_very_notebook(path):
+    title = _source(_cells(path)[0])
+    owner_repo = URL.removeprefix("https://github.com/")
+    colab = re.findall(r"\(https://colab\.research\.google\.com/github/([^)]+)\)", title)
+    binder = re.findall(r"\(https://mybinder\.org/v2/gh/([^)]+)\)", title)
+    assert colab == [f"{owner_repo}/blob/main/notebooks/{path.name}"], \
+        f"{path.name}: Colab link {colab}; run `python scripts/sync_notebooks.py`"
+    assert binder == [f"{owner_repo}/main?labpath=notebooks%2F{path.name}"], \
+        f"{path.name}: Binder link {binder}; run `python scripts/sync_notebooks.py`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_setup_cell_comes_first_and_clones_this_repository(path):
+    cells = _cells(path)
+    setup = cells[1]
+    assert setup["cell_type"] == "code" and "course-setup" in setup["metadata"].get("tags", []), \
+        f"{path.name}: the set-up cell must follow the title; run `python scripts/sync_notebooks.py`"
+    assert f'"{URL}"' in _source(setup)
+    others = [i for i, c in enumerate(cells) if "course-setup" in c["metadata"].get("tags", [])]
+    assert others == [1], f"{path.name}: set-up cells at {others}"
+
+
+def test_every_notebook_is_in_sync_with_the_script():
+    result = subprocess.run([sys.executable, str(SYNC), "--check"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_check_notices_a_renumbered_notebook(tmp_path):
+    """A notebook copied under a new number still links to the old path: --check must say so."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(NOTEBOOKS[0], folder / "99_renumbered.ipynb")
+    result = subprocess.run([sys.executable, str(SYNC), "--check", "--notebooks", str(folder)],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 1 and "99_renumbered.ipynb" in result.stdout, result.stdout + result.stderr
+    subprocess.run([sys.executable, str(SYNC), "--notebooks", str(folder)], check=True, cwd=REPO, capture_output=True)
+    fixed = subprocess.run([sys.executable, str(SYNC), "--check", "--notebooks", str(folder)], cwd=REPO)
+    assert fixed.returncode == 0, "after a sync the renumbered copy is up to date"
+    assert "notebooks/99_renumbered.ipynb" in _source(_cells(folder / "99_renumbered.ipynb")[0])
+
+
+def _setup_code() -> str:
+    return _source(_cells(NOTEBOOKS[0])[1])
+
+
+def test_the_setup_cell_does_nothing_where_the_course_is_installed(tmp_path):
+    """In the course's environment: no clone (the address points nowhere), no path change, no output."""
+    code = _setup_code() + "\nimport sys\nprint(sys.path == BEFORE)"
+    env = {**os.environ, "COURSE_REPO_URL": str(tmp_path / "nowhere")}
+    result = subprocess.run([sys.executable, "-c", "import sys; BEFORE = list(sys.path)\n" + code],
+                            cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "True\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def python_without_the_course(tmp_path) -> Path:
+    """A venv that sees the course's packages (torch, ipykernel ...) but not course_utils.
+
+    Its .pth file adds the course venv's site-packages as a plain folder, so the .pth file
+    there that makes course_utils importable (the editable install) is never read.
+    """
+    venv = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (Path(site) / "course_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    probe = subprocess.run([str(python), "-c", "import torch, ipykernel; import course_utils"],
+                           cwd=tmp_path, capture_output=True, text=True)
+    assert "No module named 'course_utils'" in probe.stderr, f"course_utils still importable:\n{probe.stderr}"
+    return python
+
+
+@pytest.fixture
+def course_remote(tmp_path) -> Path:
+    """A git repository holding the course's code and data: what the cell clones on Colab."""
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    for folder in ("course_utils", "data"):
+        shutil.copytree(REPO / folder, remote / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-c", "user.name=course", "-c", "user.email=course@localhost", "-c", "init.defaultBranch=main"]
+    subprocess.run(git + ["init", "-q"], cwd=remote, check=True)
+    subprocess.run(git + ["add", "."], cwd=remote, check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "course"], cwd=remote, check=True)
+    return remote
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout")
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_notebook_00_runs_in_a_kernel_without_the_course(tmp_path, python_without_the_course, course_remote,
+                                                         monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    kernels = tmp_path / "jupyter" / "kernels" / "no-course"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [str(python_without_the_course), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "no course", "language": "python"}))
+    workdir = tmp_path / "colab"  # like /content on Colab: no course next to the notebook
+    workdir.mkdir()
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("COURSE_REPO_URL", str(course_remote))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import course_utils\nprint('FROM', course_utils.__file__)"))
+    NotebookClient(nb, kernel_name="no-course", timeout=300, resources={"metadata": {"path": str(workdir)}}).execute()
+    setup_output = "".join(o.get("text", "") for o in nb.cells[1].outputs)
+    clone = workdir / URL.rsplit("/", 1)[-1]
+    assert f"course_utils comes from {clone}" in setup_output, setup_output
+    last = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert f"FROM {clone / 'course_utils'}" in last, last
