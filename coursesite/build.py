@@ -7,7 +7,8 @@ Sources are ``docs/`` (``_config.yml``, ``_toc.yml``, the hand-written pages). T
 writes the generated pages next to them, in folders that ignore themselves in git:
 
 * ``docs/notebooks/NN_x.ipynb``: each notebook with its outputs (reused from
-  ``.cache/executed/`` when fresh, else executed now), with a banner under its title
+  ``.cache/executed/`` when fresh, else executed now with nbval, as ``make test`` does),
+  with a banner under its title
   saying whether genuine or stand-in weights produced them;
 * ``docs/solutions/NN_x.md``: the answer key, from ``course_utils/exercises``.
 
@@ -28,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 from coursesite import REPO, notebook_paths
-from coursesite.executed import GENUINE, read_fresh, write_executed
+from coursesite.executed import GENUINE, read_fresh, weights_kind
 from coursesite.solutions import anchor, notebook_title, page
 
 DOCS = REPO / "docs"
@@ -97,30 +98,27 @@ def page_notebook(nb: nbformat.NotebookNode, weights: str) -> nbformat.NotebookN
     return nb
 
 
-def stage_notebooks(weights: str, env: dict[str, str], reuse_only: bool) -> dict[str, dict]:
+def stage_notebooks(weights: str, reuse_only: bool) -> dict[str, dict]:
     """Write every notebook page to ``docs/notebooks/``; return how each one was obtained."""
-    from coursesite.execute import run_notebook
+    from coursesite.execute import execute
 
     folder = _owned_folder("notebooks")
+    stale = [nb for nb in notebook_paths() if read_fresh(nb, weights) is None]
+    if stale and reuse_only:
+        raise SystemExit(
+            f"{', '.join(nb.name for nb in stale)}: no fresh executed copy in .cache/executed/ for {weights} weights.\n"
+            "Run `make test` first (it keeps every notebook it executes), or `make site` without --reuse-only.")
+    execute(stale, weights)
     report = {}
     for source in notebook_paths():
         nb = read_fresh(source, weights)
-        if nb is not None:
-            report[source.stem] = {"how": "reused", "by": nb.metadata["course_site"]["executed_by"]}
-        elif reuse_only:
-            raise SystemExit(
-                f"{source.name}: no fresh executed copy in .cache/executed/ for {weights} weights.\n"
-                "Run `make test` first (it keeps every notebook it executes), or `make site` without --reuse-only.")
-        else:
-            print(f"executing {source.name} ...", flush=True)
-            run = run_notebook(source, env)
-            write_executed(run.nb, source, weights=weights, executed_by="nbclient (make site)", seconds=run.seconds)
-            nb = read_fresh(source, weights)
-            report[source.stem] = {"how": "executed", "seconds": round(run.seconds, 1)}
-        staged = page_notebook(nb, weights)
-        _write_if_changed(folder / source.name, nbformat.writes(staged))
-    for stale in set(folder.glob("*.ipynb")) - {folder / s.name for s in notebook_paths()}:
-        stale.unlink()  # a renamed or removed notebook leaves no orphan page
+        if nb is None:
+            raise SystemExit(f"{source.name} ran, but left no executed copy in .cache/executed/")
+        report[source.stem] = {"how": "executed" if source in stale else "reused",
+                               "seconds": nb.metadata["course_site"]["seconds"]}
+        _write_if_changed(folder / source.name, nbformat.writes(page_notebook(nb, weights)))
+    for orphan in set(folder.glob("*.ipynb")) - {folder / s.name for s in notebook_paths()}:
+        orphan.unlink()  # a renamed or removed notebook leaves no orphan page
     return report
 
 
@@ -148,13 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-only", action="store_true",
                         help="fail if a notebook has no fresh executed copy instead of executing it")
     args = parser.parse_args(argv)
-    from coursesite.execute import weights_env
-
     start = time.perf_counter()
-    weights, env = weights_env()
+    weights = weights_kind()
     print(f"weights for the notebook pages: {weights}"
           + ("" if weights == GENUINE else " (run `make prefetch` for the real ones)"), flush=True)
-    notebooks = stage_notebooks(weights, env, args.reuse_only)
+    notebooks = stage_notebooks(weights, args.reuse_only)
     stage_solutions()
     staged = time.perf_counter() - start
     try:

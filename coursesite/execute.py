@@ -1,88 +1,34 @@
-"""Run one notebook in a fresh kernel, timing it and reading the kernel's peak memory.
+"""Execute notebooks the way ``make test`` does: nbval, plus the plugin that keeps them.
 
-Used by ``make site`` for notebooks with no fresh executed copy, and by ``make measure``.
-The kernel inherits this process's environment plus ``env``: ``make site`` without the
-real weights gives it the same stand-in ``TORCH_HOME`` the tests use.
+``make site`` (for notebooks with no fresh executed copy) and ``make measure`` both call
+:func:`execute`. It runs ``pytest --nbval-lax`` on the given notebooks from the top of the
+repository, so the root ``conftest.py`` applies exactly as under ``make test``: the stand-in
+weights in a private ``TORCH_HOME`` unless the real ones are in the cache, and the plugin
+``tests/nbval_capture.py``, which writes each executed notebook with its time and peak
+memory to ``.cache/executed/``. One executor for tests, site and measurements.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
 from coursesite import REPO
-from coursesite.executed import GENUINE, STAND_IN, weights_kind
-
-# Run after the last cell, then removed: the kernel's own peak resident memory.
-# Also the largest finished child process (workers a notebook started, e.g. torchrun's).
-_PEAK_RSS_CELL = (
-    "import resource as _r, sys as _s\n"
-    "_u = 1 if _s.platform == 'darwin' else 1024\n"  # macOS reports bytes, Linux KiB
-    "print('PEAK_RSS_BYTES', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss * _u,"
-    " _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss * _u)"
-)
+from coursesite.executed import GENUINE
 
 
-@dataclass
-class Execution:
-    nb: nbformat.NotebookNode  # with outputs
-    seconds: float  # wall time of all cells, kernel start excluded
-    peak_rss_bytes: int  # the kernel's max RSS
-    child_peak_rss_bytes: int = 0  # the largest finished child process's max RSS (0: none)
-
-
-@contextmanager
-def _environ(env: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def weights_env() -> tuple[str, dict[str, str]]:
-    """The weights a notebook kernel should use here, and the environment that gives them.
-
-    The real weights when ``$TORCH_HOME`` holds them, hash-checked (after ``make prefetch``);
-    otherwise the tests' seeded stand-ins, offline.
-    """
-    if weights_kind() == GENUINE:
-        return GENUINE, {}
-    sys.path.insert(0, str(REPO / "tests"))
-    from standin_weights import STANDIN_TORCH_HOME, write_standins
-
-    write_standins(STANDIN_TORCH_HOME)
-    return STAND_IN, {"TORCH_HOME": str(STANDIN_TORCH_HOME), "COURSE_OFFLINE": "1"}
-
-
-def run_notebook(path: Path, env: dict[str, str], timeout: int = 900) -> Execution:
-    """Execute ``path`` top to bottom in a fresh python3 kernel started in ``notebooks/``."""
-    nb = nbformat.read(str(path), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(_PEAK_RSS_CELL))
-    # store_widget_state must stay on (nbclient's Output-widget hook needs it); the state is dropped below.
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(Path(path).parent)}})
-    env = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", **env}
-    with _environ(env):
-        with client.setup_kernel():
-            start = time.perf_counter()
-            for index, cell in enumerate(nb.cells):
-                client.execute_cell(cell, index)
-            seconds = time.perf_counter() - start
-    nb.metadata.pop("widgets", None)  # a static page has no kernel for it, and it would pull in widget JS
-    probe = nb.cells.pop()
-    text = "".join(o.get("text", "") for o in probe.outputs)
-    kernel, children = (int(v) for v in text.split("PEAK_RSS_BYTES")[1].split()[:2])
-    return Execution(nb, seconds, kernel, children)
+def execute(notebooks: list[Path], weights: str) -> None:
+    """Run ``notebooks`` under nbval, one kernel each, in order; raise if any cell fails."""
+    if not notebooks:
+        return
+    env = dict(os.environ)
+    if weights == GENUINE:
+        env["COURSE_REAL_WEIGHTS"] = "1"  # the root conftest then leaves TORCH_HOME alone
+    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
+           "-q", "--durations=5", *(str(Path(nb).relative_to(REPO)) for nb in notebooks)]
+    print("executing:", " ".join(Path(nb).name for nb in notebooks), flush=True)
+    done = subprocess.run(cmd, cwd=REPO, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"a notebook failed to run (pytest exit {done.returncode}); see the cells reported above")

@@ -41,8 +41,11 @@ def executed_path(source: Path, folder: Path = EXECUTED_DIR) -> Path:
 
 
 def write_executed(nb: nbformat.NotebookNode, source: Path, *, weights: str, executed_by: str,
-                   seconds: float, folder: Path = EXECUTED_DIR) -> Path:
-    """Store ``nb`` (with outputs) as the executed copy of ``source``, atomically."""
+                   seconds: float, extra: dict | None = None, folder: Path = EXECUTED_DIR) -> Path:
+    """Store ``nb`` (with outputs) as the executed copy of ``source``, atomically.
+
+    ``extra`` holds what the run cost (peak memory, load average), for ``make measure``.
+    """
     if weights not in (GENUINE, STAND_IN):
         raise ValueError(f"weights must be {GENUINE!r} or {STAND_IN!r}, got {weights!r}")
     nb = nbformat.from_dict(nb)
@@ -51,6 +54,7 @@ def write_executed(nb: nbformat.NotebookNode, source: Path, *, weights: str, exe
         "weights": weights,
         "executed_by": executed_by,
         "seconds": round(seconds, 1),
+        **(extra or {}),
     }
     nbformat.validate(nb)
     path = executed_path(source, folder)

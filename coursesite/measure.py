@@ -2,8 +2,9 @@
 
     python -m coursesite.measure
 
-Runs every notebook top to bottom in a fresh kernel, one after another, and records its
-wall time and the kernel's peak resident memory. Writes ``docs/measurements.json`` (the
+Runs every notebook top to bottom in a fresh kernel, one after another, exactly as
+``make test`` does (nbval, through ``coursesite.execute``), and records its wall time and
+the kernel's peak resident memory. Writes ``docs/measurements.json`` (the
 numbers) and ``docs/measurements.md`` (the tables and the workshop plans built from them),
 which ``docs/instructors.md`` includes. The executed notebooks also go to
 ``.cache/executed/``, so a ``make site`` afterwards reuses them.
@@ -26,7 +27,7 @@ from pathlib import Path
 import nbformat
 
 from coursesite import REPO, notebook_paths
-from coursesite.executed import source_sha256, write_executed
+from coursesite.executed import read_fresh, source_sha256, weights_kind
 
 JSON_PATH = REPO / "docs" / "measurements.json"
 MD_PATH = REPO / "docs" / "measurements.md"
@@ -91,41 +92,41 @@ def _machine() -> str:
     return f"{os.cpu_count()} CPU cores ({platform.machine()}), {torch.get_num_threads()} torch threads, no GPU"
 
 
-def measure(notebooks: list[Path], previous: dict | None = None, save=None) -> dict:
-    """Measure each notebook whose source changed since ``previous`` (all when it is None).
-
-    ``save(data)`` is called after each notebook, so an interrupted run keeps what it measured.
-    """
+def measure(notebooks: list[Path], previous: dict | None = None) -> dict:
+    """Run each notebook whose source changed since ``previous`` (all when it is None); return the numbers."""
     import torch
 
-    from coursesite.execute import run_notebook, weights_env
+    from coursesite.execute import execute
 
-    weights, env = weights_env()
+    weights = weights_kind()
     kept = {r["notebook"]: r for r in (previous or {}).get("notebooks", [])}
-    data = {"machine": _machine(), "python": platform.python_version(), "torch": torch.__version__,
-            "weights": weights, "notebooks": []}
+    machine = _machine()
+    same_machine = previous is not None and previous.get("machine") == machine
+
+    def unchanged(nb: Path) -> bool:
+        return same_machine and kept.get(nb.stem, {}).get("source_sha256") == source_sha256(nb)
+
+    stale = [nb for nb in notebooks if not unchanged(nb)]
     for nb in notebooks:
-        sha = source_sha256(nb)
-        old = kept.get(nb.stem)
-        if old and old.get("source_sha256") == sha and previous.get("machine") == data["machine"]:
+        if nb not in stale:
             print(f"unchanged {nb.name}: keeping its measurement", flush=True)
-            data["notebooks"].append(old)
+    for nb in stale:  # one pytest each: an interrupted run keeps the notebooks it finished
+        execute([nb], weights)
+    rows = []
+    for nb in notebooks:
+        if nb not in stale:
+            rows.append(kept[nb.stem])
             continue
-        load_before = os.getloadavg()[0]
-        print(f"measuring {nb.name} ...", flush=True)
-        run = run_notebook(nb, env)
-        write_executed(run.nb, nb, weights=weights, executed_by="nbclient (make measure)", seconds=run.seconds)
-        data["notebooks"].append({
-            "notebook": nb.stem, "seconds": round(run.seconds, 1), "peak_rss_mb": round(run.peak_rss_bytes / 2**20),
-            "child_peak_rss_mb": round(run.child_peak_rss_bytes / 2**20),
-            "study_minutes": study_minutes(nb), "downloads": downloads(nb), "load_before": round(load_before, 2),
-            "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "source_sha256": sha,
+        meta = read_fresh(nb, weights).metadata["course_site"]
+        rows.append({
+            "notebook": nb.stem, "seconds": meta["seconds"], "peak_rss_mb": meta["peak_rss_mb"],
+            "child_peak_rss_mb": meta.get("child_peak_rss_mb", 0), "study_minutes": study_minutes(nb),
+            "downloads": downloads(nb), "load_before": meta["load_before"],
+            "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "source_sha256": meta["source_sha256"],
         })
-        print(f"  {run.seconds:.0f} s, peak {run.peak_rss_bytes / 2**20:.0f} MiB", flush=True)
-        if save:
-            save({**data, "notebooks": data["notebooks"] + [kept[n.stem] for n in notebooks[len(data["notebooks"]):]
-                                                            if n.stem in kept]})
-    return data
+        print(f"{nb.name}: {meta['seconds']:.0f} s, peak {meta['peak_rss_mb']:,} MiB", flush=True)
+    return {"machine": machine, "python": platform.python_version(), "torch": torch.__version__,
+            "weights": weights, "notebooks": rows}
 
 
 def _plan_rows(plan: dict, by_name: dict) -> dict[str, list[dict]]:
@@ -228,15 +229,11 @@ def render(data: dict, plans: dict | None = None) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     previous = json.loads(JSON_PATH.read_text()) if JSON_PATH.is_file() else None
-
-    def save(data: dict) -> None:
-        JSON_PATH.write_text(json.dumps(data, indent=1) + "\n")
-
     if argv == ["--render"]:  # re-render the Markdown from the stored numbers, without measuring
         data = previous
     else:
-        data = measure(notebook_paths(), None if "--all" in argv else previous, save)
-        save(data)
+        data = measure(notebook_paths(), None if "--all" in argv else previous)
+        JSON_PATH.write_text(json.dumps(data, indent=1) + "\n")
     MD_PATH.write_text(render(data) + "\n")
     print(f"wrote {JSON_PATH.relative_to(REPO)} and {MD_PATH.relative_to(REPO)}")
     return 0

@@ -208,10 +208,14 @@ def fake_torchrun(monkeypatch):
     return launch
 
 
+# Tiny settings, so that a check that wrongly lets a launch through fails in seconds, not minutes.
+TINY = ["--n-train", 8, "--n-val", 4, "--epochs", 1, "--width", 0.0625, "--hidden", 8, "--batch-size", 4]
+
+
 def _fails_with(script, capsys, args: list, *phrases: str) -> str:
     threads = torch.get_num_threads()
     try:
-        code = script.main([str(a) for a in args])
+        code = script.main([str(a) for a in [*TINY, *args]])
     finally:
         torch.set_num_threads(threads)
     err = capsys.readouterr().err

@@ -154,7 +154,9 @@ def test_nbval_plugin_keeps_the_executed_notebook_with_its_figure(tmp_path):
     first, second = (c.outputs for c in kept.cells)
     assert any("image/png" in o.get("data", {}) for o in first), first
     assert [o.output_type for o in second] == ["stream", "execute_result"]
-    assert kept.metadata.course_site["executed_by"].startswith("nbval")
+    costs = kept.metadata.course_site
+    assert costs["executed_by"] == "nbval" and costs["seconds"] > 0
+    assert 20 < costs["peak_rss_mb"] < 100_000, costs  # the kernel's own peak memory, in MiB
 
 
 # --- the built site (make test-site) -----------------------------------------------------------
