@@ -155,9 +155,10 @@ def _attempt_store(world_size: int) -> dist.Store:
     """The key-value store the ranks meet in, with a fresh key space for each torchrun restart.
 
     torchrun's agent hosts one store for the whole job (``TORCHELASTIC_USE_AGENT_STORE``)
-    and keeps it across restarts. The ranks of a restarted group would read the
-    addresses the dead group left there and fail to connect ("Connection refused");
-    prefixing every key with the restart count keeps each attempt's keys apart.
+    and keeps it across restarts, with no per-attempt prefix (torch 2.14). The ranks
+    of a restarted group can then read the addresses the dead group left there, and
+    fail to connect ("Connection refused") or wait forever; prefixing every key with
+    the restart count keeps each attempt's keys apart.
     """
     addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
     rank = int(os.environ["RANK"])
@@ -375,14 +376,18 @@ def save_state(path: str | Path, ctx: DistContext, model: nn.Module, optimizer: 
 
 
 def load_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-               scheduler: Any = None) -> tuple[int, History, dict[str, Any]]:
+               scheduler: Any = None, settings: dict | None = None) -> tuple[int, History, dict[str, Any]]:
     """Resume from ``path`` on every rank: (epochs done, history, the whole state).
 
     Nothing in the file depends on the number of processes that wrote it: weights
     and momentum are the same on every replica, and the data order comes from the
     sampler's ``seed + epoch``. So a run written by 2 processes resumes in 1 or 8.
+    ``settings``: what the file must say it holds (``state["settings"]``), checked first.
     """
     state = load_checkpoint(path)
+    if settings is not None and state.get("settings") != settings:
+        raise LaunchError(f"{path} holds a different model {state.get('settings')}, not {settings}: "
+                          "use another --checkpoint-dir, or the settings it was written with.")
     unwrap(model).load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state.get("scheduler") is not None:

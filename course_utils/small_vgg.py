@@ -17,10 +17,14 @@
   ``RECIPE`` it was trained with (``scripts/train_small_vgg.py``).
 * Layer names: ``course_utils.layer_names.paper_names(model)``; ``conv1_1`` ..
   ``relu5_2``, ``fc6`` .. ``fc8``.
+* ``load_small_vgg_sweep()``: the stored learning-rate sweep behind notebook 04's fair
+  comparisons (batch norm on/off, configuration A/D), written by ``scripts/sweep_small_vgg.py``.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,6 +39,7 @@ from course_utils.training import History
 
 SMALL_VGG_INPUT = 64
 SMALL_VGG_PATH = DATA_DIR / "small_vgg.pt"
+SMALL_VGG_SWEEP_PATH = DATA_DIR / "small_vgg_sweep.json"
 # How data/small_vgg.pt was trained (scripts/train_small_vgg.py) and what the benchmark times.
 # Batch 64 instead of the paper's 256 suits 8,000 small images; with batch norm, LR 0.05
 # (5x the paper's 0.01) trains in a few epochs without diverging.
@@ -79,3 +84,41 @@ def load_small_vgg(path: str | Path = SMALL_VGG_PATH, device: torch.device | str
 def load_small_vgg_history(path: str | Path = SMALL_VGG_PATH) -> History:
     """The training history stored with the shipped small VGG."""
     return History.from_dict(load_checkpoint(path)["history"])
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Training runs of small-VGG variants at several learning rates, all on one ``budget``.
+
+    ``runs[(variant, lr)]`` is the run's ``History``, or None where the loss diverged.
+    """
+
+    budget: dict
+    variants: dict[str, dict]
+    runs: dict[tuple[str, float], History | None]
+    versions: dict[str, str]
+
+    def rates(self, variant: str) -> list[float]:
+        """The learning rates ``variant`` was trained at, smallest first."""
+        return sorted(lr for v, lr in self.runs if v == variant)
+
+    def best(self, variant: str) -> tuple[float, History]:
+        """(learning rate, history) of ``variant``'s run with the highest best validation accuracy."""
+        finished = {lr: h for (v, lr), h in self.runs.items() if v == variant and h is not None}
+        if not finished:
+            known = sorted({v for v, _ in self.runs})
+            raise KeyError(f"no finished run of {variant!r} in the sweep; its variants are {known}.")
+        lr = max(finished, key=lambda r: finished[r].best_val_acc())
+        return lr, finished[lr]
+
+
+def load_small_vgg_sweep(path: str | Path = SMALL_VGG_SWEEP_PATH) -> Sweep:
+    """The stored sweep (plain JSON: no code can run on load). Rebuild with ``scripts/sweep_small_vgg.py``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the stored sweep is missing. Recreate it with "
+                                "`python scripts/sweep_small_vgg.py` (about 15 minutes on one CPU thread).")
+    data = json.loads(path.read_text())
+    runs = {(r["variant"], float(r["lr"])): None if r["history"] is None else History.from_dict(r["history"])
+            for r in data["runs"]}
+    return Sweep(data["budget"], data["variants"], runs, data.get("versions", {}))

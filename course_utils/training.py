@@ -151,7 +151,8 @@ def train(
       from the epoch after the saved one instead of starting again.
     * ``stop_at``: stop as soon as validation accuracy reaches this value.
     * ``channels_last``: store images and weights channel-last (NHWC) while training:
-      the same maths, about 1.3x faster convolutions and pools on a CPU.
+      the same maths, faster convolutions and pools on a CPU (``benchmarks/channels_last_speed.py``
+      measured 1.3x per training step of ``small_vgg`` on one thread of a 2-core CPU).
     """
     device = torch.device(device) if device is not None else get_device()
     layout = torch.channels_last if channels_last else torch.contiguous_format

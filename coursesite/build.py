@@ -72,8 +72,18 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text)
 
 
+_REMOTE_BADGE = re.compile(r"\[!\[([^\]]*)\]\((?:https?:)?//[^)]*\)\]\(([^)]*)\)")  # [![alt](remote)](link)
+_REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\(((?:https?:)?//[^)]*)\)")  # ![alt](remote)
+
+
+def local_images_only(markdown: str) -> str:
+    """Turn images served by another host (Colab/Binder badges) into plain links: no page loads them."""
+    return _REMOTE_IMAGE.sub(r"[\1](\2)", _REMOTE_BADGE.sub(r"[\1](\2)", markdown))
+
+
 def page_notebook(nb: nbformat.NotebookNode, weights: str) -> nbformat.NotebookNode:
-    """The notebook as a web page shows it: banner under the title, widgets explained, solutions linked."""
+    """The notebook as a web page shows it: banner under the title, widgets explained, solutions linked,
+    badges from other hosts turned into plain links."""
     nb = nbformat.from_dict(nb)
     title = nb.cells[0]
     head, _, rest = title.source.partition("\n")
@@ -81,6 +91,8 @@ def page_notebook(nb: nbformat.NotebookNode, weights: str) -> nbformat.NotebookN
     cells = []
     for cell in nb.cells:
         cells.append(cell)
+        if cell.cell_type == "markdown":
+            cell.source = local_images_only(cell.source)
         if cell.cell_type != "code":
             continue
         revealed = re.fullmatch(r"\s*reveal\((solution_(\w+))\)\s*;?\s*", cell.source)

@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 
 from coursesite import REPO, notebook_paths
-from coursesite.executed import read_fresh, source_sha256, weights_kind
+from coursesite.executed import executed_path, source_sha256, weights_kind
 
 JSON_PATH = REPO / "docs" / "measurements.json"
 MD_PATH = REPO / "docs" / "measurements.md"
@@ -39,14 +39,16 @@ PLANS = {
     "Half day (3.5 hours)": {
         "minutes": 210,
         "before": ["setup"],  # done at home or at the door: the set-up check
-        "hands_on": ["vgg_architecture", "pretrained_inference", "feature_maps", "grad_cam"],
-        "demo": ["build_vgg_by_hand", "training_vgg", "transfer_learning", "checking_explanations"],
+        "hands_on": ["vgg_architecture", "feature_maps", "grad_cam"],
+        "demo": ["build_vgg_by_hand", "pretrained_inference", "training_vgg", "transfer_learning",
+                 "checking_explanations"],
     },
     "Full day (6.5 hours of teaching, lunch not counted)": {
         "minutes": 390,
         "before": ["setup"],
-        "hands_on": ["*"],
-        "demo": ["beyond_vgg"],
+        "hands_on": ["vgg_architecture", "pretrained_inference", "training_vgg", "feature_maps", "grad_cam",
+                     "checking_explanations"],
+        "demo": ["build_vgg_by_hand", "transfer_learning", "beyond_vgg"],
     },
 }
 DISCUSSION_MIN = 10  # per hands-on notebook, for its discussion questions
@@ -117,7 +119,8 @@ def measure(notebooks: list[Path], previous: dict | None = None) -> dict:
         if nb not in stale:
             rows.append(kept[nb.stem])
             continue
-        meta = read_fresh(nb, weights).metadata["course_site"]
+        # What was run: if the notebook was edited meanwhile, its copy records the sha it ran.
+        meta = nbformat.read(str(executed_path(nb)), as_version=4).metadata["course_site"]
         rows.append({
             "notebook": nb.stem, "seconds": meta["seconds"], "peak_rss_mb": meta["peak_rss_mb"],
             "child_peak_rss_mb": meta.get("child_peak_rss_mb", 0), "study_minutes": study_minutes(nb),
@@ -186,17 +189,17 @@ def render(data: dict, plans: dict | None = None) -> str:
         f"Measured {_when(rows)} on {data['machine']}; Python {data['python']}, torch {data['torch']}, "
         f"{data['weights']} weights. Each notebook ran top to bottom in a fresh kernel (`make measure`). "
         "*Run* is the wall time of all its cells; *peak memory* is the kernel's maximum resident set size; "
+        "*largest process it started* is the peak of the biggest child process (worker processes, "
+        "helpers), which needs memory of its own while it runs; "
         "*study* is the time the notebook's title promises for reading and running it.",
         "",
-        "| notebook | run (CPU) | peak memory | study | downloads (first use) |",
-        "|---|---|---|---|---|",
+        "| notebook | run (CPU) | peak memory | largest process it started | study | downloads (first use) |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         dl = ", ".join(f"`{d['file']}` ({d['mb']} MB)" for d in r["downloads"]) or "none"
-        memory = f"{r['peak_rss_mb']:,} MiB"
-        if r.get("child_peak_rss_mb", 0) >= 100:  # processes the notebook started (workers) have their own
-            memory += f" + processes it starts, up to {r['child_peak_rss_mb']:,} MiB each"
-        lines.append(f"| `{r['notebook']}` | {r['seconds']:.0f} s | {memory} | "
+        child = f"{r['child_peak_rss_mb']:,} MiB" if r.get("child_peak_rss_mb") else "none"
+        lines.append(f"| `{r['notebook']}` | {r['seconds']:.0f} s | {r['peak_rss_mb']:,} MiB | {child} | "
                      f"{r['study_minutes']} min | {dl} |")
     total_run = sum(r["seconds"] for r in rows)
     peak = max(rows, key=lambda r: r["peak_rss_mb"])
@@ -207,8 +210,9 @@ def render(data: dict, plans: dict | None = None) -> str:
         f"All notebooks together: {total_run / 60:.1f} minutes of running, {sum(r['study_minutes'] for r in rows)} "
         f"minutes of study. The most memory: `{peak['notebook']}`, {peak['peak_rss_mb']:,} MiB. Downloads for the "
         f"whole course: {sum(files.values()):,} MB in {len(files)} files (`make prefetch`). The machine's load "
-        f"average before each notebook ranged {min(loads):.1f} to {max(loads):.1f}: above the core count, other "
-        "work was competing and the times are pessimistic.",
+        f"average before each notebook ranged {min(loads):.1f} to {max(loads):.1f}"
+        + (f" (above the {os.cpu_count()} cores: other work competed, so the times are pessimistic)."
+           if max(loads) > (os.cpu_count() or 1) else " (an idle machine)."),
         "",
         "### Prerequisites, as each notebook states them",
         "",

@@ -237,10 +237,7 @@ def train(args, ctx: D.DistContext, train_set: Dataset, val_set: Dataset, classe
     history, start, run = History(), 0, {"world_sizes": [], "global_batches": [], "images_per_s": []}
     path = args.checkpoint_dir / CHECKPOINT_NAME if args.checkpoint_dir is not None else None
     if path is not None and path.is_file():
-        start, history, state = D.load_state(path, model, optimizer, scheduler)
-        if state.get("settings") != settings:
-            raise D.LaunchError(f"{path} holds a different model {state.get('settings')}, not {settings}: "
-                                "use another --checkpoint-dir, or the settings it was written with.")
+        start, history, state = D.load_state(path, model, optimizer, scheduler, settings=settings)
         run = state.get("run", run)
         say(f"resumed from {path}: {start} epoch(s) done, written by {run['world_sizes'][-1]} process(es) "
             f"(global batch {run['global_batches'][-1]}); now {ctx.world_size} (global batch {global_batch})")

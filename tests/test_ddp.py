@@ -417,3 +417,14 @@ def test_nb10_hints(capsys):
           "contiguous blocks")
     _hint(capsys, nb10.check_warmup_lr, 1.6, "ramps up from 0")
     _hint(capsys, nb10.check_warmup_lr, 3.2, "full rate")
+
+
+def test_a_checkpoint_of_another_model_is_refused(script, capsys, tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        assert script.main([str(a) for a in [*TINY, "--checkpoint-dir", tmp_path]]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    capsys.readouterr()
+    _fails_with(script, capsys, ["--checkpoint-dir", tmp_path, "--epochs", 2, "--width", 0.125],
+                "holds a different model", "another --checkpoint-dir")

@@ -20,7 +20,7 @@ def _data(study: int = 10, names=("00_setup", "01_vgg_architecture", "02_build_v
 
 def test_render_puts_every_measured_number_in_the_table():
     text = render(_data(), plans={"Short": {"minutes": 60, "before": ["setup"], "hands_on": ["*"], "demo": []}})
-    assert "| `01_vgg_architecture` | 13 s | 1,100 MiB | 10 min | none |" in text
+    assert "| `01_vgg_architecture` | 13 s | 1,100 MiB | none | 10 min | none |" in text
     assert "`vgg16-397923af.pth` (528 MB)" in text
     assert "The most memory: `02_build_vgg_by_hand`, 1,200 MiB" in text
     # "*" expands to every notebook not named elsewhere: 2 x (10 study + 10 discussion) = 40 minutes

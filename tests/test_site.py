@@ -108,7 +108,8 @@ def test_page_notebook_puts_the_banner_under_the_title_and_links_solutions():
         return [nbformat.v4.new_output("display_data", data=data)]
 
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# 09 · Demo\n\n**What you will learn**"),
+        nbformat.v4.new_markdown_cell("# 09 · Demo\n\n[![Open in Colab](https://x.example/b.svg)](https://y.example/nb)"
+                                      " ![logo](//cdn.example/l.png) ![local](figure.png)\n\n**What you will learn**"),
         nbformat.v4.new_code_cell("reveal(solution_fc_share)", outputs=widget()),
         nbformat.v4.new_code_cell("browser", outputs=widget()),
     ])
@@ -117,6 +118,8 @@ def test_page_notebook_puts_the_banner_under_the_title_and_links_solutions():
         title = page.cells[0].source
         assert title.startswith("# 09 · Demo\n") and css in title
         assert title.index(css) < title.index("What you will learn")
+        assert "[Open in Colab](https://y.example/nb)" in title and "[logo](//cdn.example/l.png)" in title
+        assert "![local](figure.png)" in title and "b.svg" not in title
         assert page.cells[1].outputs == []
         assert f"<{anchor('fc_share')}>" in page.cells[2].source
         assert page.cells[3].outputs[0].data == {"text/markdown": page.cells[3].outputs[0].data["text/markdown"]}
