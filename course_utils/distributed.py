@@ -17,8 +17,8 @@ What this module adds around torch's own machinery, one small function each:
 * ``shard_loader``: a ``DistributedSampler`` for training (each rank a different,
   equally long slice, reshuffled every epoch by ``set_epoch``), a strided slice for
   evaluation.
-* ``run_epoch``: the training loop of ``course_utils.training.run_epoch`` plus mixed
-  precision and ``all_reduce`` of the metrics, so every rank reports the global numbers.
+* ``run_epoch``: ``course_utils.training.run_epoch`` itself, in mixed precision if asked,
+  with the metrics added over ranks by ``all_reduce``, so every rank reports the global numbers.
 * ``save_state`` / ``load_state``: rank 0 alone writes the checkpoint, atomically, with
   ``course_utils.checkpoints``; any number of ranks can resume from it.
 """
@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -42,10 +41,10 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
-from tqdm.auto import tqdm
 
+from course_utils import training
 from course_utils.checkpoints import load_checkpoint
-from course_utils.training import History, TrainingDiverged, save_training_checkpoint
+from course_utils.training import History, save_training_checkpoint
 
 # What torchrun sets for every worker it starts.
 LAUNCH_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -307,43 +306,16 @@ def run_epoch(model: nn.Module, loader: DataLoader, ctx: DistContext,
               scaler: torch.amp.GradScaler | None = None, channels_last: bool = False,
               before_step: Callable[[int], None] | None = None, progress: bool = False,
               desc: str = "") -> tuple[float, float]:
-    """One pass over this rank's slice: training with an optimizer, else evaluation.
+    """``course_utils.training.run_epoch`` on this rank's slice, in ``dtype`` (mixed precision).
 
-    Returns the (mean loss, accuracy) over **all ranks**: each rank sums its own,
-    then ``all_reduce`` adds the sums. ``before_step(i)`` runs before batch i (the
-    script uses it for the learning-rate warm-up).
+    Returns the (mean loss, accuracy) over **all ranks**: each rank sums its own, then
+    ``all_reduce`` adds the sums. DDP averages the gradients inside ``backward()``, so
+    the loop itself is the single-process one, unchanged.
     """
-    training = optimizer is not None
-    model.train(training)
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    autocast = torch.autocast(ctx.device.type, dtype=dtype) if dtype is not None else nullcontext()
-    total_loss, correct, seen = 0.0, 0, 0
-    with torch.set_grad_enabled(training):
-        for i, batch in enumerate(tqdm(loader, desc=desc, leave=False, disable=not progress)):
-            images = batch[0].to(ctx.device, non_blocking=True).contiguous(memory_format=layout)
-            labels = torch.as_tensor(batch[1]).to(ctx.device, non_blocking=True)
-            if before_step is not None:
-                before_step(i)
-            with autocast:
-                logits = model(images)
-                loss = nn.functional.cross_entropy(logits, labels)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"rank {ctx.rank}, {desc or 'epoch'}, batch {i + 1}: the loss became "
-                                       f"{loss.item()}. Lower --lr (try 10x smaller) and start again.")
-            if training:
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()  # DDP averages the gradients here
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()  # DDP averages the gradients here
-                    optimizer.step()
-            total_loss += loss.item() * len(labels)
-            correct += (logits.argmax(1) == labels).sum().item()
-            seen += len(labels)
-    total_loss, correct, seen = all_reduce_sums([total_loss, correct, seen], ctx)
-    return total_loss / seen, correct / seen
+    return training.run_epoch(model, loader, ctx.device, optimizer, f"rank {ctx.rank}, {desc or 'epoch'}", progress,
+                              layout, autocast_dtype=dtype, scaler=scaler, before_step=before_step,
+                              reduce=lambda sums: all_reduce_sums(sums, ctx))
 
 
 # ----------------------------------------------------------------------------------

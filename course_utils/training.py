@@ -15,7 +15,7 @@ A loss that becomes NaN or infinite stops training at once with a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -83,11 +83,17 @@ def make_scheduler(optimizer: torch.optim.Optimizer, patience: int = 2,
 
 def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device,
               optimizer: torch.optim.Optimizer | None = None, desc: str = "", progress: bool = True,
-              layout: torch.memory_format = torch.contiguous_format) -> tuple[float, float]:
+              layout: torch.memory_format = torch.contiguous_format, *,
+              autocast_dtype: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None,
+              before_step: Callable[[int], None] | None = None,
+              reduce: Callable[[list[float]], list[float]] | None = None) -> tuple[float, float]:
     """One pass over ``loader``: training if an optimizer is given, else evaluation.
 
     Returns (mean loss, accuracy). Batches may be ``(images, labels, ...)``: extra
-    items such as masks are ignored.
+    items such as masks are ignored. The keyword-only arguments are for notebook 10's
+    data-parallel script: mixed precision (``autocast_dtype``, and a ``scaler`` for
+    float16), ``before_step(i)`` called before batch i (a learning-rate warm-up), and
+    ``reduce``, which adds the running sums over all processes before the division.
     """
     training = optimizer is not None
     model.train(training)
@@ -98,17 +104,27 @@ def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device,
             if images.dim() == 4:
                 images = images.contiguous(memory_format=layout)
             labels = batch[1].to(device)
-            logits = model(images)
-            loss = nn.functional.cross_entropy(logits, labels)
+            if before_step is not None:
+                before_step(step - 1)
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                logits = model(images)
+                loss = nn.functional.cross_entropy(logits, labels)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(_diverged_message(desc, step, images, loss))
             if training:
                 optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                if scaler is None:
+                    loss.backward()
+                    optimizer.step()
+                else:  # float16: scale the loss up so that small gradients do not round to zero
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
             total_loss += loss.item() * len(labels)
             correct += (logits.argmax(1) == labels).sum().item()
             seen += len(labels)
+    if reduce is not None:
+        total_loss, correct, seen = reduce([total_loss, correct, seen])
     return total_loss / seen, correct / seen
 
 
