@@ -46,9 +46,8 @@ PLANS = {
     "Full day (6.5 hours of teaching, lunch not counted)": {
         "minutes": 390,
         "before": ["setup"],
-        "hands_on": ["vgg_architecture", "pretrained_inference", "training_vgg", "feature_maps", "grad_cam",
-                     "checking_explanations"],
-        "demo": ["build_vgg_by_hand", "transfer_learning", "beyond_vgg"],
+        "hands_on": ["vgg_architecture", "pretrained_inference", "training_vgg", "feature_maps", "grad_cam"],
+        "demo": ["build_vgg_by_hand", "transfer_learning", "checking_explanations", "beyond_vgg"],
     },
 }
 DISCUSSION_MIN = 10  # per hands-on notebook, for its discussion questions
