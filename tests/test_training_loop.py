@@ -40,3 +40,34 @@ def test_run_epoch_ends_with_the_weights_of_a_hand_written_sgd_loop():
     for (name, a), b in zip(by_hand.state_dict().items(), helper.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6), name
     assert not torch.equal(by_hand[0].weight, _model()[0].weight), "the loop should have moved the weights"
+
+
+def _batches() -> list:
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 3, 8, 8, generator=g), torch.randint(0, 3, (32,), generator=g)
+    return list(DataLoader(TensorDataset(x, y), batch_size=16))
+
+
+def test_reduce_gets_the_running_sums_and_its_totals_are_divided():
+    """notebook 10's all_reduce, faked: a second 'rank' that saw 32 images, all wrong, with loss 0."""
+    model, seen_by_reduce = _model(), []
+
+    def other_rank_too(sums: list[float]) -> list[float]:
+        seen_by_reduce.append(list(sums))
+        return [sums[0] + 0.0, sums[1] + 0, sums[2] + 32]
+
+    alone = run_epoch(model, _batches(), torch.device("cpu"), progress=False)
+    both = run_epoch(model, _batches(), torch.device("cpu"), progress=False, reduce=other_rank_too)
+    loss_sum, correct, seen = seen_by_reduce[0]
+    assert seen == 32 and abs(loss_sum / seen - alone[0]) < 1e-6 and correct / seen == alone[1]
+    assert abs(both[0] - alone[0] / 2) < 1e-6 and abs(both[1] - alone[1] / 2) < 1e-9
+
+
+def test_autocast_dtype_runs_the_forward_pass_in_that_precision_and_before_step_sees_every_batch():
+    model, calls = _model(), []
+    model[0].register_forward_hook(lambda module, inputs, output: calls.append(output.dtype))
+    run_epoch(model, _batches(), torch.device("cpu"), make_optimizer(model, lr=0.1), progress=False,
+              autocast_dtype=torch.bfloat16, before_step=calls.append)
+    assert calls == [0, torch.bfloat16, 1, torch.bfloat16]
+    run_epoch(model, _batches(), torch.device("cpu"), progress=False)
+    assert calls[-1] == torch.float32
