@@ -1,4 +1,4 @@
-"""VGG from the paper's Table 1, written the plain way (notebook 02 writes it by hand).
+"""VGG from the paper's Table 1, written the plain way (notebook 03 writes it by hand).
 
 Simonyan & Zisserman (2015), "Very Deep Convolutional Networks for Large-Scale
 Image Recognition", Table 1 lists configurations A to E. Every one is the same
@@ -11,7 +11,7 @@ stack changes, so a configuration is just a list:
 * ``(channels, 1)`` is a 1x1 convolution (configuration C only);
 * ``"M"`` is a 2x2 max-pool.
 
-``conv_block`` and ``make_features`` are the functions notebook 02 has the learner
+``conv_block`` and ``make_features`` are the functions notebook 03 has the learner
 write, line for line; ``build_vgg`` adds the options later notebooks need (batch
 norm, a width multiplier applied to the list before building, the FC width). The
 modules come out in the same order and with the same names as torchvision's

@@ -1,6 +1,6 @@
 """Data parallelism as a picture: one global batch, N replicas, one gradient all-reduce.
 
-Notebook 10 draws it before launching anything, because the whole idea fits in one
+Notebook 13 draws it before launching anything, because the whole idea fits in one
 figure: the batch is dealt out, every replica computes a gradient on its own slice,
 the all-reduce averages them, and every replica takes the same step.
 """

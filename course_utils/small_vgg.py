@@ -1,11 +1,11 @@
-"""The course's small VGG: the contract of the model notebooks 04, 06, 07 and 08 train or load.
+"""The course's small VGG: the contract of the model notebooks 06, 09, 10 and 11 train or load.
 
 * ``small_vgg()``: configuration A (VGG11) at width 1/8 (channels 8-16-32-64-64),
   batch norm, FC width 256, dropout 0.5, ``len(CLASSES)`` outputs, and **no
   pool5**: at the 64x64 input the last conv ReLU (``relu5_2``, ``features.27``)
   gives a 4x4 map instead of 2x2, twice as fine for Grad-CAM. The adaptive
   average pool (``pool_size=1``) turns it into 64 numbers for the classifier.
-* What it changes from notebook 02's initialisation: the convolutions keep He
+* What it changes from notebook 03's initialisation: the convolutions keep He
   init, but the FC layers use PyTorch's default Linear init instead of N(0, 0.01)
   (see ``small_vgg`` for why).
 * Input: ``SMALL_VGG_INPUT`` = 64, i.e. ``(B, 3, 64, 64)`` float images in [0, 1]
@@ -17,7 +17,7 @@
   ``RECIPE`` it was trained with (``scripts/train_small_vgg.py``).
 * Layer names: ``course_utils.layer_names.paper_names(model)``; ``conv1_1`` ..
   ``relu5_2``, ``fc6`` .. ``fc8``.
-* ``load_small_vgg_sweep()``: the stored learning-rate sweep behind notebook 04's fair
+* ``load_small_vgg_sweep()``: the stored learning-rate sweep behind notebook 06's fair
   comparisons (batch norm on/off, configuration A/D), written by ``scripts/sweep_small_vgg.py``.
 """
 

@@ -42,16 +42,16 @@ def _has_flop_counter() -> bool:
 
 TORCH_FEATURES: tuple[TorchFeature, ...] = (
     TorchFeature("`with torch.device(...)`: build a model on a device, e.g. the meta device", "2.0",
-                 "counting parameters and shapes with no memory (notebooks 01, 02, 09; course_utils.zoo)",
+                 "counting parameters and shapes with no memory (notebooks 02, 03, 12; course_utils.zoo)",
                  lambda: hasattr(torch.device, "__enter__")),
     TorchFeature("`torch.func.functional_call`", "2.0",
-                 "running a model with stand-in weights (course_utils.counting, notebook 01)",
+                 "running a model with stand-in weights (course_utils.counting, notebook 02)",
                  lambda: hasattr(getattr(torch, "func", None), "functional_call")),
     TorchFeature("`torch.utils.flop_counter.FlopCounterMode`", "2.1",
-                 "cross-checking the multiply-add counts (notebook 01, notebook 09's exercise)",
+                 "cross-checking the multiply-add counts (notebook 02, notebook 12's exercise)",
                  _has_flop_counter),
     TorchFeature("`torch.amp.GradScaler(device)`", "2.3",
-                 "float16 mixed-precision training on a GPU (`scripts/train_ddp.py --amp`, notebook 10)",
+                 "float16 mixed-precision training on a GPU (`scripts/train_ddp.py --amp`, notebook 13)",
                  lambda: hasattr(getattr(torch, "amp", None), "GradScaler")),
 )
 

@@ -90,7 +90,7 @@ def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device,
     """One pass over ``loader``: training if an optimizer is given, else evaluation.
 
     Returns (mean loss, accuracy). Batches may be ``(images, labels, ...)``: extra
-    items such as masks are ignored. The keyword-only arguments are for notebook 10's
+    items such as masks are ignored. The keyword-only arguments are for notebook 13's
     data-parallel script: mixed precision (``autocast_dtype``, and a ``scaler`` for
     float16), ``before_step(i)`` called before batch i (a learning-rate warm-up), and
     ``reduce``, which adds the running sums over all processes before the division.

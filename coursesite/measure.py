@@ -181,7 +181,7 @@ def _when(rows: list[dict]) -> str:
 def render(data: dict, plans: dict | None = None) -> str:
     """The Markdown the guide includes: the measured table, then the plans (``PLANS`` by default)."""
     rows = data["notebooks"]
-    by_name = {r["notebook"][3:]: r for r in rows}  # "01_vgg_architecture" -> "vgg_architecture"
+    by_name = {r["notebook"][3:]: r for r in rows}  # "02_vgg_architecture" -> "vgg_architecture"
     lines = [
         "<!-- Written by `make measure` (coursesite/measure.py) from docs/measurements.json. Do not edit. -->",
         "",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.exercises import solution_source
+from course_utils.exercises import hints_for, solution_source
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Exercise:
     expects: str  # the check's docstring
     idea: str  # the solution's docstring
     code: str  # the solution as the notebook reveals it
+    hints: tuple[str, ...] = ()  # what the notebook's hint buttons reveal first
 
 
 def anchor(name: str) -> str:
@@ -77,7 +78,7 @@ def exercises(notebook: Path) -> list[Exercise]:
         if check is None:
             raise ValueError(f"{module.__name__}.{fn_name} has no check_{name}: every solution needs its check")
         result.append(Exercise(name, statements.get(name, ""), inspect.getdoc(check) or "",
-                               inspect.getdoc(fn) or "", solution_source(fn)))
+                               inspect.getdoc(fn) or "", solution_source(fn), hints_for(fn)))
     return result
 
 
@@ -98,6 +99,8 @@ def page(notebook: Path, title: str) -> str:
             lines += [ex.statement, ""]
         if ex.expects:
             lines += [f"**What the check (`check_{ex.name}`) expects:** {ex.expects}", ""]
+        for i, hint in enumerate(ex.hints, start=1):
+            lines += [f"**Hint {i}.** {hint}", ""]
         if ex.idea:
             lines += [f"**The idea:** {ex.idea}", ""]
         lines += [_fence(ex.code), ""]

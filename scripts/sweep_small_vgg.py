@@ -1,16 +1,16 @@
-"""Learning-rate sweep behind notebook 04's fair comparisons; writes data/small_vgg_sweep.json.
+"""Learning-rate sweep behind notebook 06's fair comparisons; writes data/small_vgg_sweep.json.
 
     python scripts/sweep_small_vgg.py                     # the shipped file (about 15 minutes, 1 thread)
     python scripts/sweep_small_vgg.py --variants A-bn --lrs 0.05 --out /tmp/one.json
 
 Comparing batch norm on and off at one learning rate mostly measures that rate: a plain
 network may need a smaller one. So every variant is trained at several rates on the same
-budget (notebook 04's first run: 4,000 shapes at 32x32, seed 0; 500 validation images,
+budget (notebook 06's first run: 4,000 shapes at 32x32, seed 0; 500 validation images,
 seed 1; 6 epochs, batch 64, SGD momentum 0.9, weight decay 5e-4, the plateau rule), and the
 notebook compares each at its best rate. A run whose loss diverges is stored as diverged.
 
 Deterministic like ``train_small_vgg.py``: seeded data and torch, CPU, one thread,
-``torch.use_deterministic_algorithms(True)``. Notebook 04 reruns one point (A with batch
+``torch.use_deterministic_algorithms(True)``. Notebook 06 reruns one point (A with batch
 norm at 0.05) live and shows how close it comes to the stored one.
 """
 

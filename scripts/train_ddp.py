@@ -154,7 +154,7 @@ def model_settings(args: argparse.Namespace, num_classes: int) -> dict:
 
 
 def build_model(settings: dict) -> torch.nn.Module:
-    """Shapes: the course's small VGG (notebook 04). Real photos: a full-layout VGG with 7x7 pooling."""
+    """Shapes: the course's small VGG (notebook 06). Real photos: a full-layout VGG with 7x7 pooling."""
     s = dict(settings)
     num_classes, small = s.pop("num_classes"), s.pop("small")
     if small:

@@ -1,6 +1,6 @@
 """Grad-CAM generalises CAM (Zhou et al., 2016): on a GAP + one-linear-layer head, Grad-CAM = CAM / (h * w).
 
-Notebook 07 shows it on one image; this pins it for a batch with different targets on a
+Notebook 10 shows it on one image; this pins it for a batch with different targets on a
 non-square map. The expected map is CAM itself, computed from the linear layer's weights
 and the activation read by a plain forward hook (``features.capture``), a different road
 from Grad-CAM's gradients.

@@ -381,7 +381,7 @@ def test_amp_choice():
 
 
 # ----------------------------------------------------------------------------------
-# Notebook 10's figure and the hints of its exercises
+# Notebook 13's figure and the hints of its exercises
 # ----------------------------------------------------------------------------------
 
 def test_data_parallel_diagram_draws_one_box_per_replica():
@@ -407,16 +407,16 @@ def _hint(capsys, check, answer, phrase):
 
 
 def test_nb10_hints(capsys):
-    from course_utils.exercises import nb10
+    from course_utils.exercises import nb13
 
-    _hint(capsys, nb10.check_scaled_lr, 0.08, "number of GPUs")
-    _hint(capsys, nb10.check_scaled_lr, 0.01, "unchanged")
-    _hint(capsys, nb10.check_scaled_lr, 0.005, "not smaller")
-    _hint(capsys, nb10.check_shard, lambda n, r, w: list(range(r, n, w)), "pads the list")
-    _hint(capsys, nb10.check_shard, lambda n, r, w: list(range(r * -(-n // w), min(n, (r + 1) * -(-n // w)))),
+    _hint(capsys, nb13.check_scaled_lr, 0.08, "number of GPUs")
+    _hint(capsys, nb13.check_scaled_lr, 0.01, "unchanged")
+    _hint(capsys, nb13.check_scaled_lr, 0.005, "not smaller")
+    _hint(capsys, nb13.check_shard, lambda n, r, w: list(range(r, n, w)), "pads the list")
+    _hint(capsys, nb13.check_shard, lambda n, r, w: list(range(r * -(-n // w), min(n, (r + 1) * -(-n // w)))),
           "contiguous blocks")
-    _hint(capsys, nb10.check_warmup_lr, 1.6, "ramps up from 0")
-    _hint(capsys, nb10.check_warmup_lr, 3.2, "full rate")
+    _hint(capsys, nb13.check_warmup_lr, 1.6, "ramps up from 0")
+    _hint(capsys, nb13.check_warmup_lr, 3.2, "full rate")
 
 
 def test_a_checkpoint_of_another_model_is_refused(script, capsys, tmp_path):

@@ -29,15 +29,15 @@ from course_utils.exercises import (
     NOT_ATTEMPTED,
     as_number,
     nb00,
-    nb01,
     nb02,
     nb03,
     nb04,
-    nb05,
     nb06,
-    nb07,
     nb08,
     nb09,
+    nb10,
+    nb11,
+    nb12,
     reveal,
     solution_source,
 )
@@ -134,7 +134,7 @@ def test_solution_passes_its_check(module, check, solution, capsys):
 @pytest.mark.parametrize("module, check, solution", PAIRS)
 def test_revealed_solution_runs_as_notebook_code(module, check, solution, capsys):
     """What 'Show solution' shows runs in a fresh namespace (plus what the notebook itself
-    defines, e.g. notebook 02's hand-built ``VGG``) and leaves a correct ``answer``."""
+    defines, e.g. notebook 03's hand-built ``VGG``) and leaves a correct ``answer``."""
     src = solution_source(solution)
     assert not src.splitlines()[-1].startswith("return ")
     scope = {name: getattr(module, name) for name in getattr(module, "NOTEBOOK_DEFINES", ())}
@@ -171,6 +171,51 @@ def test_junk_answers_fail_politely(module, check, solution, capsys):
             pytest.fail(f"{check.__name__}({what}) raised {type(err).__name__}: {err}")
         out = _verdict(capsys)
         assert verdict is False and WRONG in out, f"{check.__name__}({what}) said {verdict}: {out}"
+
+
+@pytest.mark.parametrize("module, check, solution", PAIRS)
+def test_every_exercise_has_one_or_two_hints_before_its_solution(module, check, solution):
+    hints = exercises.hints_for(solution)
+    assert 1 <= len(hints) <= 2, f"{module.__name__}.HINTS[{solution.__name__[9:]!r}] should hold 1 or 2 hints"
+    code = solution_source(solution)
+    for hint in hints:
+        assert isinstance(hint, str) and len(hint.split()) >= 5, f"a hint of a few words at least: {hint!r}"
+        assert code not in hint, "a hint that holds the whole solution is the solution"
+    labels = [label for label, _ in exercises.ladder(solution)]
+    assert labels == [f"Hint {i} of {len(hints)}" for i in range(1, len(hints) + 1)] + ["Show solution"]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[1])
+def test_hints_belong_to_exercises_that_exist(module):
+    stray = set(getattr(module, "HINTS", {})) - set(_defined(module, "solution_"))
+    assert not stray, f"{module.__name__}.HINTS has hints for no exercise: {sorted(stray)}"
+
+
+def test_report_points_a_recognised_mistake_to_its_hint(capsys):
+    assert exercises.report(False, "the shape is wrong.", hint=2) is False
+    assert "Hint 2" in capsys.readouterr().out
+    assert exercises.report(True, "well done.", hint=2) is True
+    assert "Hint" not in capsys.readouterr().out
+
+
+def test_reveal_climbs_the_ladder_one_click_at_a_time(monkeypatch):
+    """Click by click: hint 1, hint 2, then the solution, and the button is spent."""
+    import ipywidgets
+    import IPython.display
+
+    shown, boxes = [], []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: boxes.append(obj) if isinstance(obj, ipywidgets.Box)
+                        else shown.append(obj.data))
+    solution = next(p.values[2] for p in PAIRS if len(exercises.hints_for(p.values[2])) == 2)
+    reveal(solution)
+    button = boxes[0].children[0]
+    assert button.description == "Hint 1 of 2" and shown == []
+    button.click()
+    assert button.description == "Hint 2 of 2" and shown[-1].startswith("**Hint 1.**")
+    button.click()
+    assert button.description == "Show solution" and shown[-1].startswith("**Hint 2.**")
+    button.click()
+    assert button.disabled and solution_source(solution) in shown[-1]
 
 
 # --- the machinery ------------------------------------------------------------------------------
@@ -211,7 +256,7 @@ def test_as_number_whole(answer, expected):
 # --- facts the checks rely on, established independently -----------------------------------------
 
 def test_flop_ratio_is_two_on_a_real_resnet18():
-    """nb09 pins the ratio FlopCounterMode / torchvision's "_ops" to 2: measure it on the CPU model."""
+    """nb12 pins the ratio FlopCounterMode / torchvision's "_ops" to 2: measure it on the CPU model."""
     from torch.utils.flop_counter import FlopCounterMode
 
     model = torchvision.models.resnet18().eval()
@@ -226,13 +271,13 @@ def test_nb01_gmacs_at_112_by_hand():
     """At 112x112 the convolutions do a quarter of their 224x224 work; fc6-fc8 the same as ever."""
     from course_utils.architecture import build_vgg
     from course_utils.counting import layer_table
-    from course_utils.exercises import nb01
+    from course_utils.exercises import nb02
 
     with torch.device("meta"):
         split = layer_table(build_vgg("D", init_weights=False)).split()
-    assert nb01.solution_gmacs_at_112() == pytest.approx((split["conv"]["macs"] / 4 + split["fc"]["macs"]) / 1e9)
-    assert nb01.solution_layers_for_11x11() == 5
-    assert 0.89 < nb01.solution_fc_share() < 0.90
+    assert nb02.solution_gmacs_at_112() == pytest.approx((split["conv"]["macs"] / 4 + split["fc"]["macs"]) / 1e9)
+    assert nb02.solution_layers_for_11x11() == 5
+    assert 0.89 < nb02.solution_fc_share() < 0.90
 
 
 # --- the hints: each wrong answer is told what is wrong -------------------------------------------
@@ -255,7 +300,7 @@ def _vgg11_meta(head: int = 1000, frozen: bool = False) -> nn.Module:
 
 def _config_c_padded() -> nn.Module:
     """Configuration C whose 1x1 conv3_3 pads by 1: the right weights, a map that grows."""
-    model = nb02.solution_config_c()
+    model = nb03.solution_config_c()
     model.features[14].padding = (1, 1)
     return model
 
@@ -263,7 +308,7 @@ def _config_c_padded() -> nn.Module:
 class _NoFlatten(nn.Module):
     def __init__(self):
         super().__init__()
-        vgg13 = nb02.solution_vgg13()
+        vgg13 = nb03.solution_vgg13()
         self.features, self.avgpool, self.classifier = vgg13.features, vgg13.avgpool, vgg13.classifier
 
     def forward(self, x):  # forgot torch.flatten
@@ -332,7 +377,7 @@ def _sgd(block5_lr, head_lr, **kwargs):
 
 
 def _bn(i: int) -> int:
-    return nb04._bn_parameters()[i]  # (parameters, layers, channels)
+    return nb06._bn_parameters()[i]  # (parameters, layers, channels)
 
 
 _NORMALISE = T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
@@ -342,109 +387,109 @@ HINTS = [
     (nb00.check_cache_folder, lambda: Path("/not/the/torch/cache"), "Hint"),
     (nb00.check_vgg16_megabytes, lambda: 138, "Hint"),
     (nb00.check_vgg16_megabytes, lambda: "lots", "give a number of MiB"),
-    (nb01.check_layers_for_11x11, lambda: 4, "only 9x9"),
-    (nb01.check_layers_for_11x11, lambda: 6, "more than 11x11"),
-    (nb01.check_layers_for_11x11, lambda: 2.5, "whole number"),
-    (nb01.check_layers_for_11x11, lambda: "five", "whole number"),
-    (nb01.check_fc_share, lambda: 89.4, "percentage"),
-    (nb01.check_fc_share, lambda: 0.743, "fc6 alone"),
-    (nb01.check_fc_share, lambda: [0.9], "between 0 and 1"),
-    (nb01.check_gmacs_at_112, lambda: _VGG16_GMACS_224 / 4, "quarter"),
-    (nb01.check_gmacs_at_112, lambda: _VGG16_GMACS_224, "is not it"),
-    (nb01.check_gmacs_at_112, lambda: 3.96e9, "raw count"),
-    (nb02.check_vgg13, lambda: _vgg("A"), "state_dict names differ"),
-    (nb02.check_vgg13, lambda: _vgg("B", batch_norm=True), "Batch norm"),
-    (nb02.check_vgg13, lambda: _vgg("B"), "'meta' device"),
-    (nb02.check_vgg13, lambda: "vgg13", "nn.Module"),
-    (nb02.check_vgg13, _NoFlatten, "raised"),
-    (nb02.check_config_c, lambda: _vgg("D"), "1x1"),
-    (nb02.check_config_c, _config_c_padded, "different logits"),
-    (nb03.check_transform, lambda: 42, "call on a PIL image"),
-    (nb03.check_transform, lambda: T.Compose([T.Resize((224, 224)), T.ToTensor()]), "Normalize"),
-    (nb03.check_transform, lambda: T.Compose([T.Resize((224, 224)), T.ToTensor(), _NORMALISE]), "differs"),
-    (nb03.check_transform, lambda: T.Compose([T.Resize(256), T.ToTensor()]), "shape"),
-    (nb03.check_transform, lambda: T.Resize(256), "must return a tensor"),
-    (nb03.check_transform, lambda: lambda img: 1 / 0, "ZeroDivisionError"),
-    (nb03.check_transform, lambda: lambda img: torch.full((3, 224, 224), math.nan), "differs"),
-    (nb03.check_bgr_to_tensor, lambda: _bgr_without_swap, "swapped"),
-    (nb03.check_bgr_to_tensor, lambda: lambda bgr: torch.zeros(3, 10, 10), "shape"),
-    (nb03.check_bgr_to_tensor, lambda: lambda bgr: bgr, "shape"),
-    (nb03.check_bgr_to_tensor, lambda: lambda bgr: torch.full((3, 224, 224), math.nan), "differs"),
-    (nb03.check_safe_predict, lambda: lambda m, x: m(x).softmax(1).detach(), "dropout is still on"),
-    (nb03.check_safe_predict, lambda: _predict_no_softmax, "softmax"),
-    (nb03.check_safe_predict, lambda: _predict_leaves_eval, "put it back"),
-    (nb03.check_safe_predict, lambda: _predict_tracks_grad, "gradients"),
-    (nb04.check_bn_parameters, lambda: "many", "give a number"),
-    (nb04.check_bn_parameters, lambda: _bn(1), "number of batch-norm layers"),
-    (nb04.check_bn_parameters, lambda: _bn(2), "two learnable"),
-    (nb04.check_bn_parameters, lambda: 4 * _bn(2), "buffers"),
-    (nb04.check_bn_parameters, lambda: 7, "is not it"),
-    (nb04.check_flip_augment, lambda: 3, "function"),
-    (nb04.check_flip_augment, lambda: lambda x: x.flip(-1), "every image"),
-    (nb04.check_flip_augment, lambda: lambda x: x.clone(), "no image"),
-    (nb04.check_flip_augment, lambda: lambda x: x.flip(-2), "top-bottom"),
-    (nb04.check_flip_augment, lambda: lambda x: x + 1, "neither"),
-    (nb04.check_flip_augment, lambda: lambda x: x[:3], "shape"),
-    (nb04.check_flip_augment, lambda: _flip_in_place, "in place"),
-    (nb04.check_most_confused, lambda: "circle", "pair of class names"),
-    (nb04.check_most_confused, lambda: ("circle", "hexagon"), "not in the classes"),
-    (nb04.check_most_confused, lambda: ("star", "star"), "diagonal"),
-    (nb05.check_frozen_with_new_head, lambda: "vgg", "model itself"),
-    (nb05.check_frozen_with_new_head, lambda: _vgg11_meta(head=1000, frozen=True), "outputs"),
-    (nb05.check_frozen_with_new_head, lambda: _vgg11_meta(head=5), "requires_grad_(False)"),
-    (nb05.check_frozen_with_new_head, lambda: _vgg11_meta(head=5, frozen=True).requires_grad_(False), "nothing is"),
-    (nb05.check_block5_parameters, lambda: "lots", "give a number"),
-    (nb05.check_block5_parameters, lambda: 132_863_336, "blocks 1-4 stay frozen"),
-    (nb05.check_block5_parameters, lambda: 1000, "is not it"),
-    (nb05.check_param_groups, lambda: 0.01, "function"),
-    (nb05.check_param_groups, lambda: lambda m: torch.optim.Adam(m.parameters()), "SGD"),
-    (nb05.check_param_groups, lambda: lambda m: torch.optim.SGD(m.parameters(), lr=0.01), "1 parameter group"),
-    (nb05.check_param_groups, lambda: _sgd(0.01, 0.001, momentum=0.9), "expected model.features[16:] at 0.001"),
-    (nb05.check_param_groups, lambda: _sgd(0.001, 0.01), "momentum"),
-    (nb05.check_param_groups, lambda: lambda m: 1 / 0, "ZeroDivisionError"),
-    (nb06.check_output_shape, lambda: (20, 20, 512), "order"),
-    (nb06.check_output_shape, lambda: (1, 512, 20, 20), "batch"),
-    (nb06.check_output_shape, lambda: (512, 40, 40), "pools"),
-    (nb06.check_output_shape, lambda: "big", "three integers"),
-    (nb06.check_record, lambda: _no_clone_record, "clone"),
-    (nb06.check_record, lambda: _leaky_record, "remove"),
-    (nb06.check_record, lambda: _raises, "raised"),
-    (nb06.check_shrink_factor, lambda: 256, "positions"),
-    (nb06.check_shrink_factor, lambda: 1 / 32, "upside down"),
-    (nb07.check_gradcam_map, lambda: lambda a, g: (g.mean((1, 2))[:, None, None] * a).sum(0), "negative"),
-    (nb07.check_gradcam_map, lambda: lambda a, g: (g.sum((1, 2))[:, None, None] * a).sum(0).relu(), "mean"),
-    (nb07.check_gradcam_map, lambda: lambda a, g: (g.mean((1, 2))[:, None, None] * a).relu(), "shape"),
-    (nb07.check_gradcam_map, lambda: _raises, "raised"),
-    (nb07.check_layer_for_28, lambda: "pool4", "pool"),
-    (nb07.check_layer_for_28, lambda: "relu5_3", "block 5"),
-    (nb07.check_layer_for_28, lambda: 22, "string"),
-    (nb07.check_cam_map, lambda: lambda a, w, c: (w[c][:, None, None] * a).sum(0) / 20, "Grad-CAM's map"),
-    (nb07.check_cam_map, lambda: lambda a, w, c: (w[c][:, None, None] * a).sum(0).relu(), "no ReLU"),
-    (nb07.check_cam_map, lambda: lambda a, w, c: (w[:, c][:3, None, None] * a[:3]).sum(0), "differ"),
-    (nb07.check_cam_map, lambda: _raises, "raised"),
-    (nb08.check_pointing, lambda: lambda h, m: bool(m[int(h.argmax()) // 6, int(h.argmax()) % 6] > 0), "row"),
-    (nb08.check_pointing, lambda: _raises, "raised"),
-    (nb08.check_energy, lambda: lambda h, m: float((h * m).sum() / h.sum()), "NaN"),
-    (nb08.check_energy, lambda: lambda h, m: float(m.mean()), "area share"),
-    (nb08.check_energy, lambda: lambda h, m: (h * m), "one number"),
-    (nb08.check_spearman, lambda: lambda a, b: float(torch.corrcoef(torch.cat([a, b]))[0, 1]), "ranks"),
-    (nb08.check_spearman, lambda: _argsort_spearman, "average rank"),
-    (nb08.check_spearman, lambda: _raises, "raised"),
-    (nb09.check_better_and_cheaper, lambda: "resnet50", "set or list"),
-    (nb09.check_better_and_cheaper, lambda: {"ResNet-50"}, "not zoo keys"),
-    (nb09.check_better_and_cheaper, lambda: {"resnet50"}, "missing"),
-    (nb09.check_better_and_cheaper, lambda: {"resnet50", "efficientnet_b0", "convnext_tiny", "inception_v3"},
+    (nb02.check_layers_for_11x11, lambda: 4, "only 9x9"),
+    (nb02.check_layers_for_11x11, lambda: 6, "more than 11x11"),
+    (nb02.check_layers_for_11x11, lambda: 2.5, "whole number"),
+    (nb02.check_layers_for_11x11, lambda: "five", "whole number"),
+    (nb02.check_fc_share, lambda: 89.4, "percentage"),
+    (nb02.check_fc_share, lambda: 0.743, "fc6 alone"),
+    (nb02.check_fc_share, lambda: [0.9], "between 0 and 1"),
+    (nb02.check_gmacs_at_112, lambda: _VGG16_GMACS_224 / 4, "quarter"),
+    (nb02.check_gmacs_at_112, lambda: _VGG16_GMACS_224, "is not it"),
+    (nb02.check_gmacs_at_112, lambda: 3.96e9, "raw count"),
+    (nb03.check_vgg13, lambda: _vgg("A"), "state_dict names differ"),
+    (nb03.check_vgg13, lambda: _vgg("B", batch_norm=True), "Batch norm"),
+    (nb03.check_vgg13, lambda: _vgg("B"), "'meta' device"),
+    (nb03.check_vgg13, lambda: "vgg13", "nn.Module"),
+    (nb03.check_vgg13, _NoFlatten, "raised"),
+    (nb03.check_config_c, lambda: _vgg("D"), "1x1"),
+    (nb03.check_config_c, _config_c_padded, "different logits"),
+    (nb04.check_transform, lambda: 42, "call on a PIL image"),
+    (nb04.check_transform, lambda: T.Compose([T.Resize((224, 224)), T.ToTensor()]), "Normalize"),
+    (nb04.check_transform, lambda: T.Compose([T.Resize((224, 224)), T.ToTensor(), _NORMALISE]), "differs"),
+    (nb04.check_transform, lambda: T.Compose([T.Resize(256), T.ToTensor()]), "shape"),
+    (nb04.check_transform, lambda: T.Resize(256), "must return a tensor"),
+    (nb04.check_transform, lambda: lambda img: 1 / 0, "ZeroDivisionError"),
+    (nb04.check_transform, lambda: lambda img: torch.full((3, 224, 224), math.nan), "differs"),
+    (nb04.check_bgr_to_tensor, lambda: _bgr_without_swap, "swapped"),
+    (nb04.check_bgr_to_tensor, lambda: lambda bgr: torch.zeros(3, 10, 10), "shape"),
+    (nb04.check_bgr_to_tensor, lambda: lambda bgr: bgr, "shape"),
+    (nb04.check_bgr_to_tensor, lambda: lambda bgr: torch.full((3, 224, 224), math.nan), "differs"),
+    (nb04.check_safe_predict, lambda: lambda m, x: m(x).softmax(1).detach(), "dropout is still on"),
+    (nb04.check_safe_predict, lambda: _predict_no_softmax, "softmax"),
+    (nb04.check_safe_predict, lambda: _predict_leaves_eval, "put it back"),
+    (nb04.check_safe_predict, lambda: _predict_tracks_grad, "gradients"),
+    (nb06.check_bn_parameters, lambda: "many", "give a number"),
+    (nb06.check_bn_parameters, lambda: _bn(1), "number of batch-norm layers"),
+    (nb06.check_bn_parameters, lambda: _bn(2), "two learnable"),
+    (nb06.check_bn_parameters, lambda: 4 * _bn(2), "buffers"),
+    (nb06.check_bn_parameters, lambda: 7, "is not it"),
+    (nb06.check_flip_augment, lambda: 3, "function"),
+    (nb06.check_flip_augment, lambda: lambda x: x.flip(-1), "every image"),
+    (nb06.check_flip_augment, lambda: lambda x: x.clone(), "no image"),
+    (nb06.check_flip_augment, lambda: lambda x: x.flip(-2), "top-bottom"),
+    (nb06.check_flip_augment, lambda: lambda x: x + 1, "neither"),
+    (nb06.check_flip_augment, lambda: lambda x: x[:3], "shape"),
+    (nb06.check_flip_augment, lambda: _flip_in_place, "in place"),
+    (nb06.check_most_confused, lambda: "circle", "pair of class names"),
+    (nb06.check_most_confused, lambda: ("circle", "hexagon"), "not in the classes"),
+    (nb06.check_most_confused, lambda: ("star", "star"), "diagonal"),
+    (nb08.check_frozen_with_new_head, lambda: "vgg", "model itself"),
+    (nb08.check_frozen_with_new_head, lambda: _vgg11_meta(head=1000, frozen=True), "outputs"),
+    (nb08.check_frozen_with_new_head, lambda: _vgg11_meta(head=5), "requires_grad_(False)"),
+    (nb08.check_frozen_with_new_head, lambda: _vgg11_meta(head=5, frozen=True).requires_grad_(False), "nothing is"),
+    (nb08.check_block5_parameters, lambda: "lots", "give a number"),
+    (nb08.check_block5_parameters, lambda: 132_863_336, "blocks 1-4 stay frozen"),
+    (nb08.check_block5_parameters, lambda: 1000, "is not it"),
+    (nb08.check_param_groups, lambda: 0.01, "function"),
+    (nb08.check_param_groups, lambda: lambda m: torch.optim.Adam(m.parameters()), "SGD"),
+    (nb08.check_param_groups, lambda: lambda m: torch.optim.SGD(m.parameters(), lr=0.01), "1 parameter group"),
+    (nb08.check_param_groups, lambda: _sgd(0.01, 0.001, momentum=0.9), "expected model.features[16:] at 0.001"),
+    (nb08.check_param_groups, lambda: _sgd(0.001, 0.01), "momentum"),
+    (nb08.check_param_groups, lambda: lambda m: 1 / 0, "ZeroDivisionError"),
+    (nb09.check_output_shape, lambda: (20, 20, 512), "order"),
+    (nb09.check_output_shape, lambda: (1, 512, 20, 20), "batch"),
+    (nb09.check_output_shape, lambda: (512, 40, 40), "pools"),
+    (nb09.check_output_shape, lambda: "big", "three integers"),
+    (nb09.check_record, lambda: _no_clone_record, "clone"),
+    (nb09.check_record, lambda: _leaky_record, "remove"),
+    (nb09.check_record, lambda: _raises, "raised"),
+    (nb09.check_shrink_factor, lambda: 256, "positions"),
+    (nb09.check_shrink_factor, lambda: 1 / 32, "upside down"),
+    (nb10.check_gradcam_map, lambda: lambda a, g: (g.mean((1, 2))[:, None, None] * a).sum(0), "negative"),
+    (nb10.check_gradcam_map, lambda: lambda a, g: (g.sum((1, 2))[:, None, None] * a).sum(0).relu(), "mean"),
+    (nb10.check_gradcam_map, lambda: lambda a, g: (g.mean((1, 2))[:, None, None] * a).relu(), "shape"),
+    (nb10.check_gradcam_map, lambda: _raises, "raised"),
+    (nb10.check_layer_for_28, lambda: "pool4", "pool"),
+    (nb10.check_layer_for_28, lambda: "relu5_3", "block 5"),
+    (nb10.check_layer_for_28, lambda: 22, "string"),
+    (nb10.check_cam_map, lambda: lambda a, w, c: (w[c][:, None, None] * a).sum(0) / 20, "Grad-CAM's map"),
+    (nb10.check_cam_map, lambda: lambda a, w, c: (w[c][:, None, None] * a).sum(0).relu(), "no ReLU"),
+    (nb10.check_cam_map, lambda: lambda a, w, c: (w[:, c][:3, None, None] * a[:3]).sum(0), "differ"),
+    (nb10.check_cam_map, lambda: _raises, "raised"),
+    (nb11.check_pointing, lambda: lambda h, m: bool(m[int(h.argmax()) // 6, int(h.argmax()) % 6] > 0), "row"),
+    (nb11.check_pointing, lambda: _raises, "raised"),
+    (nb11.check_energy, lambda: lambda h, m: float((h * m).sum() / h.sum()), "NaN"),
+    (nb11.check_energy, lambda: lambda h, m: float(m.mean()), "area share"),
+    (nb11.check_energy, lambda: lambda h, m: (h * m), "one number"),
+    (nb11.check_spearman, lambda: lambda a, b: float(torch.corrcoef(torch.cat([a, b]))[0, 1]), "ranks"),
+    (nb11.check_spearman, lambda: _argsort_spearman, "average rank"),
+    (nb11.check_spearman, lambda: _raises, "raised"),
+    (nb12.check_better_and_cheaper, lambda: "resnet50", "set or list"),
+    (nb12.check_better_and_cheaper, lambda: {"ResNet-50"}, "not zoo keys"),
+    (nb12.check_better_and_cheaper, lambda: {"resnet50"}, "missing"),
+    (nb12.check_better_and_cheaper, lambda: {"resnet50", "efficientnet_b0", "convnext_tiny", "inception_v3"},
      "do not qualify"),
-    (nb09.check_flop_ratio, lambda: 0.5, "upside down"),
-    (nb09.check_flop_ratio, lambda: 1.0, "is off"),
-    (nb09.check_flop_ratio, lambda: "two", "give a number"),
-    (nb09.check_residual_block, lambda: lambda c: nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.ReLU(),
+    (nb12.check_flop_ratio, lambda: 0.5, "upside down"),
+    (nb12.check_flop_ratio, lambda: 1.0, "is off"),
+    (nb12.check_flop_ratio, lambda: "two", "give a number"),
+    (nb12.check_residual_block, lambda: lambda c: nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.ReLU(),
                                                                 nn.Conv2d(c, c, 3, padding=1)), "skip connection"),
-    (nb09.check_residual_block, lambda: lambda c: nn.Sequential(nn.Conv2d(c, c, 3), nn.Conv2d(c, c, 3)), "padding=1"),
-    (nb09.check_residual_block, lambda: lambda c: nn.Identity(), "two 3x3 convolutions"),
-    (nb09.check_residual_block, lambda: lambda c: 3, "nn.Module"),
-    (nb09.check_residual_block, lambda: _UnusedBranch, "not used"),
-    (nb09.check_residual_block, lambda: _NanBranch, "NaN"),
+    (nb12.check_residual_block, lambda: lambda c: nn.Sequential(nn.Conv2d(c, c, 3), nn.Conv2d(c, c, 3)), "padding=1"),
+    (nb12.check_residual_block, lambda: lambda c: nn.Identity(), "two 3x3 convolutions"),
+    (nb12.check_residual_block, lambda: lambda c: 3, "nn.Module"),
+    (nb12.check_residual_block, lambda: _UnusedBranch, "not used"),
+    (nb12.check_residual_block, lambda: _NanBranch, "NaN"),
 ]
 
 
@@ -473,24 +518,24 @@ def test_wrong_answer_gets_its_hint(check, make_answer, hint, capsys):
 def test_most_confused_hints_rows_and_columns(capsys):
     from course_utils.data import CLASSES
 
-    mistakes, _ = nb04._mistakes()
+    mistakes, _ = nb06._mistakes()
     worst = max(mistakes.values())
     true, pred = next(pair for pair, n in mistakes.items() if n == worst)
     if mistakes.get((pred, true), 0) < worst:  # not a tie: the reversed pair mixes up rows and columns
-        assert nb04.check_most_confused((CLASSES[pred], CLASSES[true])) is False
+        assert nb06.check_most_confused((CLASSES[pred], CLASSES[true])) is False
         assert "swap" in _verdict(capsys)
     rare = [(t, p) for t in range(len(CLASSES)) for p in range(len(CLASSES))
             if t != p and mistakes.get((t, p), 0) < worst and mistakes.get((p, t), 0) < worst]
-    assert nb04.check_most_confused((CLASSES[rare[0][0]], CLASSES[rare[0][1]])) is False
+    assert nb06.check_most_confused((CLASSES[rare[0][0]], CLASSES[rare[0][1]])) is False
     assert "most common mistake" in _verdict(capsys)
 
 
 def test_a_count_given_as_a_tensor_is_accepted(capsys):
-    assert nb05.check_block5_parameters(torch.tensor(nb05.solution_block5_parameters())) is True
+    assert nb08.check_block5_parameters(torch.tensor(nb08.solution_block5_parameters())) is True
 
 
 def test_nb02_revealed_code_uses_the_notebooks_own_functions():
-    src = solution_source(nb02.solution_config_c)
+    src = solution_source(nb03.solution_config_c)
     assert "(256, 1)" in src and src.splitlines()[-1] == "answer = VGG(make_features(cfg_c))"
     scope = {"VGG": lambda features: features, "make_features": lambda cfg: cfg}  # stand-ins for the notebook's own
     exec(src, scope)

@@ -1,6 +1,6 @@
-"""The conclusions notebook 08 prints about the shipped small VGG, pinned with the notebook's own data.
+"""The conclusions notebook 11 prints about the shipped small VGG, pinned with the notebook's own data.
 
-Notebook 08 asserts them too (nbval runs it); here they fail fast, by name, without the
+Notebook 11 asserts them too (nbval runs it); here they fail fast, by name, without the
 notebook. If a retrained ``data/small_vgg.pt`` or a change to Grad-CAM makes one false, the
 notebook's wording must change with it.
 """

@@ -88,7 +88,7 @@ def test_top_channels_and_filters():
 
 
 def test_filters_are_drawn_with_zero_as_grey():
-    """Notebook 06 says grey means "does not care": a zero weight must land on 0.5, per filter, NaN-free."""
+    """Notebook 09 says grey means "does not care": a zero weight must land on 0.5, per filter, NaN-free."""
     w = torch.zeros(3, 3, 2, 2)               # (filters, RGB, k, k)
     w[0, 0, 0, 0], w[0, 2, 1, 1] = 2.0, -1.0  # filter 0: largest |w| is 2 -> 1.0; -1 -> 0.25; zeros -> 0.5
     w[1, 1, 0, 1] = -4.0                      # filter 1: its only weight is negative -> 0.0

@@ -10,7 +10,7 @@ from coursesite import notebook_paths
 from coursesite.measure import JSON_PATH, PLANS, downloads, render, study_minutes
 
 
-def _data(study: int = 10, names=("00_setup", "01_vgg_architecture", "02_build_vgg_by_hand")) -> dict:
+def _data(study: int = 10, names=("00_setup", "02_vgg_architecture", "03_build_vgg_by_hand")) -> dict:
     rows = [{"notebook": n, "seconds": 12.0 + i, "peak_rss_mb": 1000 + 100 * i, "study_minutes": study,
              "downloads": [{"arch": "vgg16", "file": "vgg16-397923af.pth", "mb": 528}] if i == 2 else [],
              "load_before": 1.0} for i, n in enumerate(names)]
@@ -20,9 +20,9 @@ def _data(study: int = 10, names=("00_setup", "01_vgg_architecture", "02_build_v
 
 def test_render_puts_every_measured_number_in_the_table():
     text = render(_data(), plans={"Short": {"minutes": 60, "before": ["setup"], "hands_on": ["*"], "demo": []}})
-    assert "| `01_vgg_architecture` | 13 s | 1,100 MiB | none | 10 min | none |" in text
+    assert "| `02_vgg_architecture` | 13 s | 1,100 MiB | none | 10 min | none |" in text
     assert "`vgg16-397923af.pth` (528 MB)" in text
-    assert "The most memory: `02_build_vgg_by_hand`, 1,200 MiB" in text
+    assert "The most memory: `03_build_vgg_by_hand`, 1,200 MiB" in text
     # "*" expands to every notebook not named elsewhere: 2 x (10 study + 10 discussion) = 40 minutes
     assert "**40** of 60" in text
 
@@ -39,7 +39,7 @@ def test_a_plan_naming_a_missing_notebook_is_refused():
 
 def test_a_notebook_left_out_of_a_plan_is_listed_as_homework():
     text = render(_data(), plans={"P": {"minutes": 300, "before": [], "hands_on": ["vgg_architecture"], "demo": []}})
-    assert "Not in this plan (homework): `00_setup`, `02_build_vgg_by_hand`." in text
+    assert "Not in this plan (homework): `00_setup`, `03_build_vgg_by_hand`." in text
 
 
 def test_the_course_plans_name_real_notebooks_and_fit_the_committed_measurements():

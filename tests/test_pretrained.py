@@ -7,7 +7,7 @@ stand-ins). Under plain ``make test`` they are reported as skipped, with the rea
 Where a real file is missing or fails its hash check they skip too (never fail),
 saying which file and what to do.
 
-They use the very helpers notebook 03 uses: ``load_image``, ``weights.transforms()``,
+They use the very helpers notebook 04 uses: ``load_image``, ``weights.transforms()``,
 ``preprocess_batch``, ``predict`` and ``topk``.
 
 The unmarked tests at the bottom check the skip logic itself; they run under ``make test``.
@@ -61,7 +61,7 @@ def skip_reason(arch: str) -> str | None:
 
 @pytest.fixture(scope="module", params=list(COURSE_WEIGHTS))
 def real_top5(request) -> tuple[str, dict]:
-    """(arch, {photo: top-5 rows}) from the verified real weights, exactly as notebook 03 computes them."""
+    """(arch, {photo: top-5 rows}) from the verified real weights, exactly as notebook 04 computes them."""
     arch = request.param
     reason = skip_reason(arch)
     if reason:

@@ -1,4 +1,4 @@
-"""The stored learning-rate sweep behind notebook 04's fair comparisons, and its loader."""
+"""The stored learning-rate sweep behind notebook 06's fair comparisons, and its loader."""
 
 from __future__ import annotations
 
@@ -67,6 +67,6 @@ def test_the_shipped_sweep_is_complete_and_matches_its_script():
         for lr in rates:
             history = sweep.runs[(variant, lr)]
             assert history is None or history.epochs == budget["epochs"]
-    # notebook 04 reruns A with batch norm at the course's rate, and compares both variants there
+    # notebook 06 reruns A with batch norm at the course's rate, and compares both variants there
     assert RECIPE["lr"] in sweep.rates("A-bn") and RECIPE["lr"] in sweep.rates("A-plain")
     assert sweep.runs[("A-bn", RECIPE["lr"])] is not None

@@ -137,7 +137,7 @@ def test_history_round_trips_through_a_plain_dict():
     assert h.best_val_acc() == 0.6 and h.epochs == 1
 
 
-# --- the small VGG's contract (notebooks 06 and 07 rely on it) ---------------------------
+# --- the small VGG's contract (notebooks 09 and 10 rely on it) ---------------------------
 
 def test_small_vgg_contract():
     model = small_vgg().eval()

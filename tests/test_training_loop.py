@@ -1,4 +1,4 @@
-"""run_epoch is the plain training loop notebook 04 writes by hand, plus bookkeeping."""
+"""run_epoch is the plain training loop notebook 06 writes by hand, plus bookkeeping."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _batches() -> list:
 
 
 def test_reduce_gets_the_running_sums_and_its_totals_are_divided():
-    """notebook 10's all_reduce, faked: a second 'rank' that saw 32 images, all wrong, with loss 0."""
+    """notebook 13's all_reduce, faked: a second 'rank' that saw 32 images, all wrong, with loss 0."""
     model, seen_by_reduce = _model(), []
 
     def other_rank_too(sums: list[float]) -> list[float]:

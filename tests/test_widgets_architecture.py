@@ -1,4 +1,4 @@
-"""The architecture explorer of notebook 01, tested through its plain view function."""
+"""The architecture explorer of notebook 02, tested through its plain view function."""
 
 from __future__ import annotations
 

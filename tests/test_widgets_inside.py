@@ -1,4 +1,4 @@
-"""Notebooks 06 and 07 widgets: the view functions, tested without a browser."""
+"""Notebooks 09 and 10 widgets: the view functions, tested without a browser."""
 
 import matplotlib
 

@@ -5,8 +5,11 @@ Every exercise in the course ends with two cells:
 * ``check_xxx(your_answer)`` prints what is right or what is still wrong, and
   returns True or False. It never raises, whatever it is given (``None`` means
   "not attempted yet"), so a half-done notebook still runs to the end.
-* ``reveal(solution_xxx)`` shows a "Show solution" button; the worked solution's
-  source appears only when you click it. Try first!
+* ``reveal(solution_xxx)`` is the ladder for a learner who is stuck: a "Hint 1" button, then
+  "Hint 2", then "Show solution", each revealed only by a click (the check / hint / solution
+  ladder of Kaggle's learntools). The hints live beside the check, in the module's
+  ``HINTS = {"xxx": ("first hint", "second hint")}``; one or two per exercise. A check that
+  recognises a common wrong answer says which hint covers it (``report(False, ..., hint=2)``).
 
 Every ``check_xxx`` has a ``solution_xxx``, and the tests run each solution through
 its check. A check never computes its expected value with the solution's code
@@ -89,10 +92,24 @@ def number_check(what: str, whole: bool = False) -> Callable[[Callable], Callabl
     return decorate
 
 
-def report(ok: bool, message: str) -> bool:
-    """Print a tick or a cross with ``message``; return ``ok``."""
+def report(ok: bool, message: str, hint: int | None = None) -> bool:
+    """Print a tick or a cross with ``message``; return ``ok``.
+
+    ``hint=n`` (for a wrong answer the check recognises) points the learner to the hint
+    that covers their mistake, before they reach for the solution.
+    """
+    if hint is not None and not ok:
+        message += f" (Stuck? Hint {hint} below is about this.)"
     print(("✅ Correct! " if ok else "❌ Not yet: ") + message)
     return ok
+
+
+def hints_for(solution: Callable) -> tuple[str, ...]:
+    """The hints of ``solution_xxx``: ``HINTS["xxx"]`` of the module that defines it."""
+    module = inspect.getmodule(solution)
+    key = solution.__name__.removeprefix("solution_")
+    found = getattr(module, "HINTS", {}).get(key, ())
+    return (found,) if isinstance(found, str) else tuple(found)
 
 
 def solution_source(solution: Callable) -> str:
@@ -114,23 +131,36 @@ def solution_source(solution: Callable) -> str:
     return "\n".join(lines).rstrip()
 
 
+def ladder(solution: Callable) -> list[tuple[str, str]]:
+    """The steps ``reveal`` shows one click at a time: (button label, Markdown), hints first."""
+    hints = hints_for(solution)
+    steps = [(f"Hint {i} of {len(hints)}", f"**Hint {i}.** {text}") for i, text in enumerate(hints, start=1)]
+    return steps + [("Show solution", f"```python\n{solution_source(solution)}\n```")]
+
+
 def reveal(solution: Callable) -> None:
-    """Show a button that reveals ``solution``'s code (plain text where widgets are missing)."""
-    source = solution_source(solution)
+    """Show the hints, then the solution, one button click at a time (plain text without widgets)."""
+    steps = ladder(solution)
     try:
         import ipywidgets as widgets
         from IPython.display import Markdown, display
     except ImportError:  # pragma: no cover - outside Jupyter
-        print(source)
+        print("\n\n".join(text for _, text in steps))
         return
     out = widgets.Output()
-    button = widgets.Button(description="Show solution", icon="eye")
+    button = widgets.Button(description=steps[0][0], icon="question" if len(steps) > 1 else "eye")
+    shown = 0
 
     def on_click(_):
+        nonlocal shown
         with out:
-            out.clear_output()
-            display(Markdown(f"```python\n{source}\n```"))
-        button.disabled = True
+            display(Markdown(steps[shown][1]))
+        shown += 1
+        if shown == len(steps):
+            button.disabled = True
+        else:
+            button.description = steps[shown][0]
+            button.icon = "eye" if shown == len(steps) - 1 else "question"
 
     button.on_click(on_click)
     display(widgets.VBox([button, out]))

@@ -1,149 +1,121 @@
-"""Exercises for notebook 02 (build VGG by hand): VGG13 and configuration C.
+"""Exercises for notebook 02 (the VGG architecture): receptive fields, parameters, multiply-adds.
 
-A model passes when it has the reference's ``state_dict`` (same names, same shapes)
-AND gives the reference's logits once the reference is loaded with the learner's own
-weights: the same test the notebook uses to prove the hand-built VGG16 is
-torchvision's. The references are torchvision's models, never the course's
-``build_vgg``, so a bug shared by the solution and the course code cannot pass.
+The notebook counts with ``course_utils`` (``layer_table``); the checks count another
+way: by the receptive-field formula, by the layer sizes of the paper's Table 1, and
+with torch's own ``FlopCounterMode`` on torchvision's VGG16.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torchvision
-from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-from course_utils.architecture import VGG, make_features
-from course_utils.exercises import call_safely, not_attempted, report
-from course_utils.layer_names import paper_names
+from course_utils.exercises import number_check, report
 
-# The solutions call `make_features` and `VGG`. Here they are the packaged ones; in the
-# notebook the revealed code runs with the learner's own hand-built functions of the
-# same names, which take the same arguments.
-NOTEBOOK_DEFINES = ("VGG", "make_features")
-
-_PROBE_SIZE = 32  # the smallest input VGG accepts; the adaptive pool makes it enough
+# --- Exercise 1: how many 3x3 layers see as much as AlexNet's 11x11? --------------------
 
 
-def _structure_problem(answer: nn.Module, reference: nn.Module) -> str | None:
-    """What differs between the two state_dicts (names, then shapes), or None."""
-    mine = {k: tuple(v.shape) for k, v in answer.state_dict().items()}
-    theirs = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
-    missing = [k for k in theirs if k not in mine]
-    extra = [k for k in mine if k not in theirs]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
-        if extra:
-            parts.append(f"unexpected {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''}")
-        batch_norm = any("running" in k for k in extra)
-        hint = " Batch norm adds running_mean/running_var: this exercise has none." if batch_norm else ""
-        return ("the state_dict names differ from the reference's: " + "; ".join(parts) + "."
-                " Keep the layout features / avgpool / classifier, in the lesson's order." + hint)
-    for k, shape in theirs.items():
-        if mine[k] != shape:
-            return f"{k} has shape {mine[k]}, the reference has {shape}. Check that layer's channel counts."
-    return None
+@number_check("a whole number of layers", whole=True)
+def check_layers_for_11x11(n: int) -> bool:
+    """The answer: how many stacked 3x3 (stride 1) convolutions have an 11x11 receptive field."""
+    if n < 1:
+        return report(False, "you need at least one layer.")
+    rf = 1 + 2 * n  # one pixel, and each 3x3 stride-1 layer widens the view by one pixel on each side
+    if rf < 11:
+        return report(False, f"{n} stacked 3x3 layers see only {rf}x{rf}. Each layer adds 2 pixels.")
+    if rf > 11:
+        return report(False, f"{n} stacked 3x3 layers see {rf}x{rf}, more than 11x11. Each layer adds 2 pixels.")
+    return report(True, f"{n} layers: 1 + {n} x 2 = {rf}.")
 
 
-def _logits_problem(answer: nn.Module, reference: nn.Module) -> str | None:
-    """Hand the learner's weights to the reference and compare outputs on one random image.
+def solution_layers_for_11x11():
+    """Add 3x3 layers until the receptive field reaches 11."""
+    from course_utils.receptive_field import stacked_receptive_field
 
-    The reference is built on the "meta" device and takes the learner's tensors as they
-    are (``assign=True``): no copy, no second 500 MB model.
-    """
-    _, err = call_safely(lambda: reference.load_state_dict(answer.state_dict(), assign=True),
-                         doing="loading your weights into the reference")
-    if err:
-        return err
-    device = next(answer.parameters()).device
-    x = torch.randn(1, 3, _PROBE_SIZE, _PROBE_SIZE, generator=torch.Generator().manual_seed(0)).to(device)
-    was_training = answer.training
-    with torch.no_grad():
-        doing = f"running your model on a 1x3x{_PROBE_SIZE}x{_PROBE_SIZE} tensor"
-        mine, err = call_safely(answer.eval(), x, doing=doing)
-        answer.train(was_training)
-        theirs = reference.eval()(x).float().cpu()
-    if err:
-        return err
-    if not isinstance(mine, torch.Tensor):
-        return f"your model returns a {type(mine).__name__}; it should return the logits, one tensor."
-    mine = mine.float().cpu()
-    if mine.shape != theirs.shape:
-        return f"your model returns shape {tuple(mine.shape)}, expected {tuple(theirs.shape)}."
-    if not torch.allclose(mine, theirs, rtol=1e-4, atol=1e-5):
-        diff = (mine - theirs).abs().max().item()
-        return (f"same weights, different logits (largest difference {diff:.3g}). Check the order of the layers, "
-                "the padding of each conv, the avgpool and the flatten before the classifier.")
-    return None
-
-
-def _check_model(answer, make_reference: Callable[[], nn.Module], what: str) -> bool:
-    if answer is None:
-        return not_attempted()
-    if not isinstance(answer, nn.Module):
-        return report(False, f"your answer should be a model (an nn.Module), got {type(answer).__name__}.")
-    with torch.device("meta"):
-        reference = make_reference()
-    problem = _structure_problem(answer, reference)
-    if not problem and any(p.is_meta for p in answer.parameters()):
-        problem = "your model is on the 'meta' device (shapes only); build it on the CPU to run it."
-    problem = problem or _logits_problem(answer, reference)
-    if problem:
-        return report(False, problem)
-    n = sum(p.numel() for p in answer.parameters())
-    return report(True, f"your model is {what}: same state_dict, same logits ({n:,} parameters).")
-
-
-# --- Exercise 1: VGG13 (configuration B) ---------------------------------------------------
-
-def check_vgg13(answer) -> bool:
-    """``answer``: a hand-built VGG13 that matches ``torchvision.models.vgg13``."""
-    return _check_model(answer, lambda: torchvision.models.vgg13(weights=None, init_weights=False),
-                        "torchvision's VGG13")
-
-
-def solution_vgg13():
-    """Configuration B is A with a second conv in blocks 1 and 2: two convs in every block."""
-    cfg_b = [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
-    answer = VGG(make_features(cfg_b))
+    answer = 1
+    while stacked_receptive_field(answer) < 11:
+        answer += 1
     return answer
 
 
-# --- Exercise 2: configuration C, with its 1x1 convolutions ------------------------------
+# --- Exercise 2: the share of VGG16's parameters in the FC layers ------------------------
 
-def _config_c_reference() -> nn.Module:
-    """Table 1's configuration C built from torchvision's VGG16 (configuration D):
-    conv3_3, conv4_3 and conv5_3 (``features[14]``, ``[21]``, ``[28]``) become 1x1 convolutions."""
-    model = torchvision.models.vgg16(weights=None, init_weights=False)
-    for index in (14, 21, 28):
-        channels = model.features[index].out_channels
-        model.features[index] = nn.Conv2d(channels, channels, kernel_size=1)
-    return model
+# fc6, fc7, fc8 from the paper's Table 1: weights plus one bias per output.
+_FC6 = 512 * 7 * 7 * 4096 + 4096  # 512 maps of 7x7 from pool5 -> 4096
+_FC7 = 4096 * 4096 + 4096
+_FC8 = 4096 * 1000 + 1000  # 1000 ImageNet classes
 
 
-def _not_1x1(model: nn.Module) -> list[str]:
-    """Which of conv3_3, conv4_3, conv5_3 are missing or not 1x1 (raises on models without paper names)."""
-    names, modules = paper_names(model), dict(model.named_modules())
-    return [n for n in ("conv3_3", "conv4_3", "conv5_3")
-            if n not in names or tuple(modules[names[n]].kernel_size) != (1, 1)]
+def _vgg16_meta() -> torch.nn.Module:
+    """torchvision's VGG16 on the meta device: shapes, no memory, no time."""
+    with torch.device("meta"):
+        return torchvision.models.vgg16(weights=None)
 
 
-def check_config_c(answer) -> bool:
-    """``answer``: configuration C (D with conv3_3, conv4_3, conv5_3 as 1x1 convs)."""
-    if isinstance(answer, nn.Module):
-        wrong, _ = call_safely(_not_1x1, answer)  # an unusual model: let the state_dict comparison explain
-        if wrong:
-            return report(False, f"{', '.join(wrong)} should be 1x1 convolutions (kernel_size=1, padding=0).")
-    return _check_model(answer, _config_c_reference, "configuration C")
+@number_check("a number between 0 and 1")
+def check_fc_share(value: float) -> bool:
+    """The answer: the fraction (0 to 1) of VGG16's parameters held by fc6, fc7 and fc8."""
+    total = sum(p.numel() for p in _vgg16_meta().parameters())
+    expected = (_FC6 + _FC7 + _FC8) / total
+    if 1 < value <= 100 and abs(value / 100 - expected) < 0.002:
+        return report(False, f"that looks like a percentage ({value}); give the fraction, {value / 100:.3f}.")
+    if abs(value - expected) < 0.002:
+        return report(True, f"the FC layers hold {expected:.1%} of VGG16's {total:,} parameters.")
+    if abs(value - _FC6 / total) < 0.002:
+        return report(False, "that is fc6 alone; add fc7 and fc8.")
+    return report(False, f"{value:.3f} is not it. Sum the params of the rows whose kind is 'fc' "
+                         "(or use table.split()) and divide by table.params.")
 
 
-def solution_config_c():
-    """D's config with the third conv of blocks 3, 4 and 5 written as (channels, 1): a 1x1 conv."""
-    cfg_c = [64, 64, "M", 128, 128, "M", 256, 256, (256, 1), "M",
-             512, 512, (512, 1), "M", 512, 512, (512, 1), "M"]
-    answer = VGG(make_features(cfg_c))
+def solution_fc_share():
+    """Count VGG16 on the meta device and divide the FC parameters by the total."""
+    import torch
+
+    from course_utils.architecture import build_vgg
+    from course_utils.counting import layer_table
+
+    with torch.device("meta"):
+        vgg16 = build_vgg("vgg16", init_weights=False)
+    table = layer_table(vgg16)
+    answer = table.split()["fc"]["params"] / table.params
+    return answer
+
+
+# --- Exercise 3: VGG16's multiply-adds at 112x112 ----------------------------------------
+
+def _counted_gmacs(size: int) -> float:
+    """torch's FlopCounterMode on torchvision's VGG16; a multiply-add is two FLOPs."""
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        _vgg16_meta()(torch.zeros(1, 3, size, size, device="meta"))
+    return counter.get_total_flops() / 2 / 1e9
+
+
+@number_check("a number (billions of multiply-adds)")
+def check_gmacs_at_112(value: float) -> bool:
+    """The answer: VGG16's multiply-adds for one 112x112 image, in billions."""
+    expected = _counted_gmacs(112)
+    quarter = _counted_gmacs(224) / 4
+    if abs(value - expected) <= 0.005 * expected:
+        return report(True, f"{expected:.3f} G multiply-adds: the convolutions shrink 4x, "
+                            "but the FC layers cost the same, because the adaptive pool always gives them 7x7.")
+    if abs(value - quarter) <= 0.005 * quarter:
+        return report(False, "a quarter of the 224x224 figure assumes every layer shrinks. "
+                             "Which layers see the same input size whatever the image size?")
+    if value > 1000:
+        return report(False, f"{value:,.0f} looks like a raw count; give it in billions (divide by 1e9).")
+    return report(False, f"{value:.3f} is not it. Try layer_table(model, (3, 112, 112)).gmacs.")
+
+
+def solution_gmacs_at_112():
+    """The same count as at 224x224, with a different input size."""
+    import torch
+
+    from course_utils.architecture import build_vgg
+    from course_utils.counting import layer_table
+
+    with torch.device("meta"):
+        vgg16 = build_vgg("vgg16", init_weights=False)
+    answer = layer_table(vgg16, (3, 112, 112)).gmacs
     return answer

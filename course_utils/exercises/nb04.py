@@ -1,166 +1,212 @@
-"""Exercises for notebook 04 (training a VGG): batch norm's cost, augmentation, the confusion matrix."""
+"""Exercises for notebook 04 (pretrained inference): preprocessing, OpenCV input, eval mode.
+
+The reference preprocessing is torchvision's own ``weights.transforms()`` applied to
+the photo as PIL decodes it; the solutions write it by hand or start from OpenCV.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from functools import lru_cache
-
+import cv2
 import torch
 from torch import nn
 
-from course_utils.exercises import call_safely, not_attempted, number_check, report
-
-# --- Exercise 1: what does batch norm cost? ---------------------------------------------------
-
-def _bn_parameters() -> tuple[int, int, int]:
-    """(learnable BN parameters, BN layers, BN channels) of small_vgg(), read off its BatchNorm2d layers
-    (the solution subtracts the totals of the model with and without batch norm instead)."""
-    from course_utils.small_vgg import small_vgg
-
-    bns = [m for m in small_vgg().modules() if isinstance(m, nn.BatchNorm2d)]
-    return sum(p.numel() for m in bns for p in m.parameters()), len(bns), sum(m.num_features for m in bns)
+from course_utils.exercises import call_safely, not_attempted, report
+from course_utils.images import load_image, shipped_images
+from course_utils.weights import get_weights
 
 
-@number_check("a number of parameters")
-def check_bn_parameters(answer: float) -> bool:
-    """The answer: how many learnable parameters the batch-norm layers add to ``small_vgg()``."""
-    total, layers, channels = _bn_parameters()
-    if answer == total:
-        return report(True, f"{total} parameters: a scale (gamma) and a shift (beta) for each of {channels} channels, "
-                            "tiny next to the convolutions' weights. Section 5 measured what they buy.")
-    if answer == layers:
-        return report(False, "that is the number of batch-norm layers; count their parameters (p.numel()).")
-    if answer == channels:
-        return report(False, "that counts one number per channel; "
-                             "each channel has two learnable ones, a scale and a shift.")
-    if answer == 2 * total:
-        return report(False, "running_mean and running_var are buffers, not learnable parameters: leave them out.")
-    return report(False, f"{answer} is not it. Compare sum(p.numel() for p in model.parameters()) "
-                         "with and without batch_norm, or add up the BatchNorm2d layers' parameters.")
+def _cat_path():
+    return shipped_images()["cat"]
 
 
-def solution_bn_parameters():
-    """Count the parameters with and without batch norm, and subtract."""
-    from course_utils.small_vgg import small_vgg
-
-    def count(model):
-        return sum(p.numel() for p in model.parameters())
-
-    return count(small_vgg(batch_norm=True)) - count(small_vgg(batch_norm=False))
+def _reference_tensor() -> torch.Tensor:
+    """The cat photo through torchvision's own VGG11 preprocessing."""
+    return get_weights("vgg11").transforms()(load_image(_cat_path()))
 
 
-# --- Exercise 2: augmentation that keeps the label ---------------------------------------------
+# --- Exercise 1: write weights.transforms() by hand ---------------------------------------
 
-def check_flip_augment(answer) -> bool:
-    """``answer``: ``f(images)`` that flips each image of a (B, 3, H, W) batch left-right with probability 1/2."""
+def check_transform(answer) -> bool:
+    """``answer``: a torchvision transform (PIL image -> tensor) equal to VGG11's own preprocessing."""
     if answer is None:
         return not_attempted()
     if not callable(answer):
-        return report(False, f"your answer should be a function of a batch of images, got {type(answer).__name__}.")
-    torch.manual_seed(0)
-    images = torch.rand(64, 3, 16, 16)
-    original = images.clone()
-    out, err = call_safely(answer, images)
+        return report(False, "your answer should be a transform you can call on a PIL image, "
+                             f"got {type(answer).__name__}.")
+    out, err = call_safely(answer, load_image(_cat_path()))
     if err:
         return report(False, err)
-    if not isinstance(out, torch.Tensor) or out.shape != images.shape:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        return report(False, f"expected a batch of shape {tuple(images.shape)}, got {got}.")
-    if not torch.equal(images, original):
-        return report(False, "your function changed the input batch in place; return a new tensor instead.")
-    same = (out == original).flatten(1).all(1)
-    flipped = (out == original.flip(-1)).flatten(1).all(1)
-    if (out == original.flip(-2)).flatten(1).all(1).any() and not flipped.any():
-        return report(False, "that flips top-bottom (dim -2); left-right is the last dimension, -1.")
-    if not (same | flipped).all():
-        return report(False, "some images are neither unchanged nor mirrored left-right: "
-                             "flip whole images along dim -1.")
-    if same.all():
-        return report(False, "no image was flipped.")
-    if flipped.all():
-        return report(False, "every image was flipped: flip each one with probability 1/2 (torch.rand(B) < 0.5).")
-    return report(True, f"{int(flipped.sum())} of 64 images mirrored. A mirrored star is still a star, "
-                        "so the label stays right: that is the rule for any augmentation.")
+    if not isinstance(out, torch.Tensor):
+        return report(False, f"the transform must return a tensor, it returned {type(out).__name__}. "
+                             "Did you forget ToTensor()?")
+    expected = _reference_tensor()
+    if out.shape != expected.shape:
+        return report(False, f"the output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}: "
+                             "resize the short side to 256, then centre-crop 224.")
+    if out.min() >= 0 and out.max() <= 1:
+        return report(False, "the values are all in [0, 1]: add Normalize with the ImageNet mean and std.")
+    diff = (out - expected).abs().max().item()
+    if not diff <= 1e-3:  # written so that NaN fails too
+        return report(False, f"the output differs from weights.transforms() by up to {diff:.3f}. "
+                             "Check the order: Resize(256), CenterCrop(224), ToTensor(), Normalize.")
+    return report(True, f"your transform matches weights.transforms() (largest difference {diff:.1e}).")
 
 
-def solution_flip_augment():
-    """Draw one coin per image, and mirror the images whose coin came up."""
-    import torch
+def solution_transform():
+    """Resize the short side, crop the centre, scale to [0, 1], normalise."""
+    from torchvision import transforms as T
 
-    def answer(images):
-        flip = torch.rand(images.shape[0]) < 0.5
-        out = images.clone()
-        out[flip] = images[flip].flip(-1)
-        return out
+    from course_utils.images import IMAGENET_MEAN, IMAGENET_STD
 
+    answer = T.Compose([
+        T.Resize(256),           # short side to 256, aspect ratio kept
+        T.CenterCrop(224),       # the central 224 x 224
+        T.ToTensor(),            # (3, H, W) floats in [0, 1]
+        T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ])
     return answer
 
 
-# --- Exercise 3: what does the trained model confuse? --------------------------------------------
+# --- Exercise 2: feed an OpenCV image correctly ---------------------------------------------
 
-_CONFUSION_SEED = 2024
-
-
-@lru_cache(maxsize=1)
-def _mistakes() -> tuple[dict[tuple[int, int], int], int]:
-    """({(true, predicted): count} for the wrong predictions, number of images), for the shipped model.
-
-    Counted with a plain loop, not with ``predict`` and ``confusion_matrix`` (the solution's
-    way). Computed once per session: the shipped model and the data never change.
-    """
-    from torch.utils.data import DataLoader
-
-    from course_utils.data import ShapesDataset
-    from course_utils.small_vgg import load_small_vgg
-
-    model = load_small_vgg(device="cpu").eval()
-    data = ShapesDataset(1000, seed=_CONFUSION_SEED)
-    counts: Counter = Counter()
-    with torch.inference_mode():
-        for images, labels, _ in DataLoader(data, batch_size=250):
-            predicted = model(images).argmax(dim=1)
-            counts.update((t, p) for t, p in zip(labels.tolist(), predicted.tolist()) if t != p)
-    return dict(counts), len(data)
-
-
-def check_most_confused(answer) -> bool:
-    """``answer``: ``(true class name, predicted class name)`` of the shipped model's most common mistake
-    on ``ShapesDataset(1000, seed=2024)``."""
-    from course_utils.data import CLASSES
-
+def check_bgr_to_tensor(answer) -> bool:
+    """``answer``: a function from a ``cv2.imread`` array (H, W, 3 uint8, BGR) to the model's input tensor."""
     if answer is None:
         return not_attempted()
-    if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not all(isinstance(a, str) for a in answer):
-        return report(False, "your answer should be a pair of class names, e.g. ('square', 'circle').")
-    unknown = [a for a in answer if a not in CLASSES]
-    if unknown:
-        return report(False, f"{unknown} not in the classes {list(CLASSES)}.")
-    mistakes, n_images = _mistakes()
-    worst = max(mistakes.values(), default=0)
-    true, pred = CLASSES.index(answer[0]), CLASSES.index(answer[1])
-    if worst == 0:
-        return report(True, "this model made no mistake at all on these images, so there is nothing to confuse.")
-    if true == pred:
-        return report(False, "those are the correct predictions (the diagonal); look off the diagonal.")
-    if mistakes.get((true, pred), 0) == worst:
-        return report(True, f"{worst} {answer[0]}s were called {answer[1]} out of {n_images} images.")
-    if mistakes.get((pred, true), 0) == worst:
-        return report(False, "rows are the true class and columns the prediction: swap the two.")
-    return report(False, f"{answer[0]} -> {answer[1]} happened {mistakes.get((true, pred), 0)} times; "
-                         f"the most common mistake happened {worst} times.")
+    if not callable(answer):
+        return report(False, f"your answer should be a function taking a NumPy array, got {type(answer).__name__}.")
+    bgr = cv2.imread(str(_cat_path()))
+    out, err = call_safely(answer, bgr.copy())
+    if err:
+        return report(False, err)
+    expected = _reference_tensor()
+    if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        return report(False, f"expected a tensor of shape {tuple(expected.shape)}, got {got}.")
+    error = (out - expected).abs().mean().item()
+    swapped = (out.flip(0) - expected).abs().mean().item()
+    if swapped < error:
+        return report(False, "the red and blue channels are swapped: OpenCV gives B, G, R; the model wants R, G, B.")
+    if not error <= 0.02:  # written so that NaN fails too
+        return report(False, f"the tensor differs from the reference by {error:.3f} on average. "
+                             "Resize 256, crop 224, and normalise with the ImageNet mean and std.")
+    return report(True, f"channel order and preprocessing are right (mean difference {error:.4f}).")
 
 
-def solution_most_confused():
-    """Confusion matrix on the fresh data, zero the diagonal, take the largest entry."""
-    from torch.utils.data import DataLoader
+def solution_bgr_to_tensor():
+    """Swap BGR to RGB, make a PIL image, then use the weights' own transforms."""
+    import cv2
+    from PIL import Image
 
-    from course_utils.data import CLASSES, ShapesDataset
-    from course_utils.small_vgg import load_small_vgg
-    from course_utils.training import confusion_matrix, predicted_labels
+    from course_utils.weights import get_weights
 
-    model = load_small_vgg(device="cpu")
-    preds, labels = predicted_labels(model, DataLoader(ShapesDataset(1000, seed=2024), batch_size=250))
-    mistakes = confusion_matrix(preds, labels)
-    mistakes.fill_diagonal_(0)
-    true, pred = divmod(int(mistakes.argmax()), len(CLASSES))
-    return (CLASSES[true], CLASSES[pred])
+    def answer(bgr):
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)   # or bgr[:, :, ::-1]
+        return get_weights("vgg11").transforms()(Image.fromarray(rgb))
+    return answer
+
+
+# --- Exercise 3: a prediction function that cannot be fooled by train mode -------------------
+
+def _dropout_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 4))
+
+
+def check_safe_predict(answer) -> bool:
+    """``answer``: ``f(model, x) -> probabilities``, deterministic even if the model was left in train mode."""
+    if answer is None:
+        return not_attempted()
+    if not callable(answer):
+        return report(False, f"your answer should be a function f(model, x), got {type(answer).__name__}.")
+    model = _dropout_model().train()
+    x = torch.randn(3, 8)
+    first, err = call_safely(answer, model, x)
+    if err:
+        return report(False, err)
+    second, _ = call_safely(answer, model, x)
+    if not isinstance(first, torch.Tensor) or first.shape != (3, 4):
+        got = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
+        return report(False, f"expected probabilities of shape (3, 4), got {got}.")
+    if not torch.allclose(first.sum(dim=1), torch.ones(3), atol=1e-5):
+        return report(False, "each row should sum to 1: apply softmax over the classes (dim=1).")
+    if second is None or not torch.equal(first, second):
+        return report(False, "two calls gave different outputs: dropout is still on. Call model.eval() first.")
+    if first.requires_grad:
+        return report(False, "the output still tracks gradients: "
+                             "wrap the forward in torch.inference_mode() or torch.no_grad().")
+    if not model.training:
+        return report(False, "the model is left in eval mode: "
+                             "put it back the way you found it (model.train(was_training)).")
+    return report(True, "deterministic, no autograd, probabilities sum to 1, and the model's mode is restored.")
+
+
+def solution_safe_predict():
+    """eval() for the call, inference_mode, softmax, then restore the mode."""
+    import torch
+
+    def answer(model, x):
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.inference_mode():
+                return model(x).softmax(dim=1)
+        finally:
+            model.train(was_training)
+    return answer
+
+
+# --- Exercise 4: a Linear layer as a convolution (dense evaluation) -------------------------
+
+def _windows_through(linear: nn.Linear, x: torch.Tensor, k: int) -> torch.Tensor:
+    """The expected score map, the slow way: ``linear`` applied to every k x k window of ``x``, flattened."""
+    rows, cols = x.shape[-2] - k + 1, x.shape[-1] - k + 1
+    out = torch.empty(x.shape[0], linear.out_features, rows, cols)
+    for i in range(rows):
+        for j in range(cols):
+            out[:, :, i, j] = linear(x[:, :, i:i + k, j:j + k].flatten(1))
+    return out
+
+
+def check_linear_to_conv(answer) -> bool:
+    """``answer``: ``f(linear, in_channels, kernel_size)`` -> a convolution computing ``linear`` at every position."""
+    if answer is None:
+        return not_attempted()
+    if not callable(answer):
+        return report(False, f"your answer should be a function f(linear, in_channels, kernel_size), "
+                             f"got {type(answer).__name__}.")
+    torch.manual_seed(0)
+    linear, x = nn.Linear(4 * 3 * 3, 6), torch.randn(2, 4, 5, 7)  # reads a flattened 4 x 3 x 3 block
+    conv, err = call_safely(answer, linear, 4, 3)
+    if err:
+        return report(False, err)
+    if not isinstance(conv, nn.Module):
+        return report(False, f"your function should return a module such as nn.Conv2d, got {type(conv).__name__}.")
+    with torch.no_grad():
+        out, err = call_safely(conv, x, doing="running your convolution on a (2, 4, 5, 7) input")
+        expected = _windows_through(linear, x, 3)
+    if err:
+        return report(False, err)
+    if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        return report(False, f"on a (2, 4, 5, 7) input the convolution should give {tuple(expected.shape)} "
+                             f"(a 3x3 window, no padding), got {got}.")
+    gap = (out - expected).abs().max().item()
+    if not gap <= 1e-5:  # written so that NaN fails too
+        return report(False, f"the scores differ from the Linear layer's by up to {gap:.3f}. Reshape the weight in "
+                             "flatten's order, (out, channels, rows, columns), and keep the bias.")
+    return report(True, f"every position of your convolution equals the Linear layer on that window (gap {gap:.1e}).")
+
+
+def solution_linear_to_conv():
+    """Reshape the weight matrix into filters in flatten's order (channel, row, column); the bias stays."""
+    import torch
+    from torch import nn
+
+    def answer(linear, in_channels, kernel_size):
+        conv = nn.Conv2d(in_channels, linear.out_features, kernel_size)
+        with torch.no_grad():
+            conv.weight.copy_(linear.weight.view(linear.out_features, in_channels, kernel_size, kernel_size))
+            conv.bias.copy_(linear.bias)
+        return conv
+    return answer

@@ -1,156 +1,166 @@
-"""Exercises for notebook 06 (feature maps): predict a shape, write a hook, compare sizes.
-
-The solutions measure with hooks; the checks work the shapes out from the paper's
-Table 1: a 3x3 convolution with padding 1 keeps the side, each 2x2 pool halves it,
-and block k has 64, 128, 256, 512, 512 channels.
-"""
+"""Exercises for notebook 06 (training a VGG): batch norm's cost, augmentation, the confusion matrix."""
 
 from __future__ import annotations
 
-import math
+from collections import Counter
+from functools import lru_cache
 
 import torch
+from torch import nn
 
-from course_utils.exercises import as_number, call_safely, not_attempted, number_check, report
+from course_utils.exercises import call_safely, not_attempted, number_check, report
 
-_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # VGG16's channels per block (Table 1, configuration D)
+# --- Exercise 1: what does batch norm cost? ---------------------------------------------------
 
+def _bn_parameters() -> tuple[int, int, int]:
+    """(learnable BN parameters, BN layers, BN channels) of small_vgg(), read off its BatchNorm2d layers
+    (the solution subtracts the totals of the model with and without batch norm instead)."""
+    from course_utils.small_vgg import small_vgg
 
-def _map_shape(block: int, size: int) -> tuple[int, int, int]:
-    """(channels, height, width) of any ReLU in ``block`` for a size x size image: block k comes after k - 1 pools."""
-    side = size // 2 ** (block - 1)
-    return _CHANNELS[block], side, side
-
-
-def _as_ints(answer) -> tuple[int, ...] | None:
-    """A list, tuple or torch.Size of whole numbers as a tuple of ints; None for anything else."""
-    if isinstance(answer, (str, bytes)):
-        return None
-    values, err = call_safely(list, answer)
-    if err:
-        return None
-    numbers = tuple(as_number(v, whole=True) for v in values)
-    return None if None in numbers else numbers
+    bns = [m for m in small_vgg().modules() if isinstance(m, nn.BatchNorm2d)]
+    return sum(p.numel() for m in bns for p in m.parameters()), len(bns), sum(m.num_features for m in bns)
 
 
-# --- Exercise 1: predict a layer's output shape -----------------------------------------
+@number_check("a number of parameters")
+def check_bn_parameters(answer: float) -> bool:
+    """The answer: how many learnable parameters the batch-norm layers add to ``small_vgg()``."""
+    total, layers, channels = _bn_parameters()
+    if answer == total:
+        return report(True, f"{total} parameters: a scale (gamma) and a shift (beta) for each of {channels} channels, "
+                            "tiny next to the convolutions' weights. Section 5 measured what they buy.")
+    if answer == layers:
+        return report(False, "that is the number of batch-norm layers; count their parameters (p.numel()).")
+    if answer == channels:
+        return report(False, "that counts one number per channel; "
+                             "each channel has two learnable ones, a scale and a shift.")
+    if answer == 2 * total:
+        return report(False, "running_mean and running_var are buffers, not learnable parameters: leave them out.")
+    return report(False, f"{answer} is not it. Compare sum(p.numel() for p in model.parameters()) "
+                         "with and without batch_norm, or add up the BatchNorm2d layers' parameters.")
 
 
-def check_output_shape(answer) -> bool:
-    """``answer``: (channels, height, width) of VGG16's relu4_3 output for one 160x160 image."""
-    if answer is None:
-        return not_attempted()
-    got = _as_ints(answer)
-    if got is None:
-        return report(False, f"give three integers (channels, height, width), got {answer!r}.")
-    expected = _map_shape(block=4, size=160)
-    if len(got) == 4:
-        return report(False, "drop the batch dimension: give (channels, height, width) for one image.")
-    if got == expected:
-        return report(True, f"relu4_3 gives {expected}: three 2x2 pools have halved 160 three times, to 20.")
-    if len(got) == 3 and sorted(got) == sorted(expected):
-        return report(False, "right numbers, wrong order: PyTorch puts channels first, (C, H, W).")
-    if len(got) == 3 and got[0] == expected[0]:
-        return report(False, "the channels are right. Count the pools *before* relu4_3 (pool1..pool3): 160 / 2**3 = ?")
-    return report(False, f"not {got}. Block 4 has 512 channels; each pool before it halves the side.")
+def solution_bn_parameters():
+    """Count the parameters with and without batch norm, and subtract."""
+    from course_utils.small_vgg import small_vgg
+
+    def count(model):
+        return sum(p.numel() for p in model.parameters())
+
+    return count(small_vgg(batch_norm=True)) - count(small_vgg(batch_norm=False))
 
 
-def solution_output_shape():
-    """Build VGG16 on the meta device (no memory, no weights) and hook the layer."""
-    import torch
-    import torchvision
+# --- Exercise 2: augmentation that keeps the label ---------------------------------------------
 
-    from course_utils.features import capture
-
-    with torch.device("meta"):
-        model = torchvision.models.vgg16(weights=None)
-    maps = capture(model, torch.zeros(1, 3, 160, 160, device="meta"), ["relu4_3"])
-    return tuple(maps["relu4_3"].shape[1:])
-
-
-# --- Exercise 2: write the hook yourself --------------------------------------------------
-
-def check_record(answer) -> bool:
-    """``answer``: a function ``record(model, module, x)`` returning ``module``'s output via a forward hook."""
+def check_flip_augment(answer) -> bool:
+    """``answer``: ``f(images)`` that flips each image of a (B, 3, H, W) batch left-right with probability 1/2."""
     if answer is None:
         return not_attempted()
     if not callable(answer):
-        return report(False, "your answer should be a function record(model, module, x), "
-                             f"got {type(answer).__name__}.")
-    from course_utils.architecture import build_vgg
-
+        return report(False, f"your answer should be a function of a batch of images, got {type(answer).__name__}.")
     torch.manual_seed(0)
-    model = build_vgg("A", width=0.125, num_classes=5, hidden=32, pool_size=1).eval()
-    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    conv = model.features[0]
-    with torch.no_grad():
-        expected = conv(x)
-    got, err = call_safely(answer, model, conv, x)
+    images = torch.rand(64, 3, 16, 16)
+    original = images.clone()
+    out, err = call_safely(answer, images)
     if err:
         return report(False, err)
-    left = sum(len(m._forward_hooks) for m in model.modules())
-    if left:
-        for m in model.modules():
-            m._forward_hooks.clear()
-        return report(False, f"{left} hook(s) were left on the model: "
-                             "keep the handle and call handle.remove() (in a finally:).")
-    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-        got = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-        return report(False, f"expected a tensor of shape {tuple(expected.shape)}, got {got}.")
-    got = got.detach().float()
-    if torch.allclose(got, expected.clamp(min=0)) and (expected < 0).any():
-        return report(False, "you got conv1_1's output *after* the in-place ReLU overwrote it: store output.clone().")
-    if not torch.allclose(got, expected, atol=1e-6):
-        return report(False, "the tensor you returned is not the module's output.")
-    return report(True, "your hook captured conv1_1's output, negatives and all, and cleaned up after itself.")
+    if not isinstance(out, torch.Tensor) or out.shape != images.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        return report(False, f"expected a batch of shape {tuple(images.shape)}, got {got}.")
+    if not torch.equal(images, original):
+        return report(False, "your function changed the input batch in place; return a new tensor instead.")
+    same = (out == original).flatten(1).all(1)
+    flipped = (out == original.flip(-1)).flatten(1).all(1)
+    if (out == original.flip(-2)).flatten(1).all(1).any() and not flipped.any():
+        return report(False, "that flips top-bottom (dim -2); left-right is the last dimension, -1.")
+    if not (same | flipped).all():
+        return report(False, "some images are neither unchanged nor mirrored left-right: "
+                             "flip whole images along dim -1.")
+    if same.all():
+        return report(False, "no image was flipped.")
+    if flipped.all():
+        return report(False, "every image was flipped: flip each one with probability 1/2 (torch.rand(B) < 0.5).")
+    return report(True, f"{int(flipped.sum())} of 64 images mirrored. A mirrored star is still a star, "
+                        "so the label stays right: that is the rule for any augmentation.")
 
 
-def solution_record():
-    """A forward hook that keeps a clone, removed in `finally` even if the model raises."""
+def solution_flip_augment():
+    """Draw one coin per image, and mirror the images whose coin came up."""
     import torch
 
-    def record(model, module, x):
-        stored = {}
+    def answer(images):
+        flip = torch.rand(images.shape[0]) < 0.5
+        out = images.clone()
+        out[flip] = images[flip].flip(-1)
+        return out
 
-        def hook(mod, inputs, output):
-            stored["out"] = output.detach().clone()  # clone: the in-place ReLU comes next
-
-        handle = module.register_forward_hook(hook)
-        try:
-            with torch.no_grad():
-                model(x)
-        finally:
-            handle.remove()
-        return stored["out"]
-
-    return record
+    return answer
 
 
-# --- Exercise 3: how much smaller? --------------------------------------------------------
+# --- Exercise 3: what does the trained model confuse? --------------------------------------------
+
+_CONFUSION_SEED = 2024
 
 
-@number_check("one number")
-def check_shrink_factor(value: float) -> bool:
-    """The answer: how many times more numbers relu1_2's output holds than relu5_3's, for one 224x224 image."""
-    expected = math.prod(_map_shape(block=1, size=224)) / math.prod(_map_shape(block=5, size=224))
-    if abs(value - expected) < 1e-6 * expected:
-        return report(True, f"{expected:.0f} times: the side shrinks 16x (256x fewer positions) "
-                            "while the channels grow only 8x.")
-    if abs(value - 1 / expected) < 1e-9:
-        return report(False, "upside down: divide relu1_2's count by relu5_3's.")
-    if abs(value - 256) < 1e-6:
-        return report(False, "that counts positions only; multiply each by its number of channels.")
-    return report(False, f"not {value}. Numbers in a map = channels x height x width.")
+@lru_cache(maxsize=1)
+def _mistakes() -> tuple[dict[tuple[int, int], int], int]:
+    """({(true, predicted): count} for the wrong predictions, number of images), for the shipped model.
+
+    Counted with a plain loop, not with ``predict`` and ``confusion_matrix`` (the solution's
+    way). Computed once per session: the shipped model and the data never change.
+    """
+    from torch.utils.data import DataLoader
+
+    from course_utils.data import ShapesDataset
+    from course_utils.small_vgg import load_small_vgg
+
+    model = load_small_vgg(device="cpu").eval()
+    data = ShapesDataset(1000, seed=_CONFUSION_SEED)
+    counts: Counter = Counter()
+    with torch.inference_mode():
+        for images, labels, _ in DataLoader(data, batch_size=250):
+            predicted = model(images).argmax(dim=1)
+            counts.update((t, p) for t, p in zip(labels.tolist(), predicted.tolist()) if t != p)
+    return dict(counts), len(data)
 
 
-def solution_shrink_factor():
-    """Capture both layers (meta device: shapes only) and divide their sizes."""
-    import torch
-    import torchvision
+def check_most_confused(answer) -> bool:
+    """``answer``: ``(true class name, predicted class name)`` of the shipped model's most common mistake
+    on ``ShapesDataset(1000, seed=2024)``."""
+    from course_utils.data import CLASSES
 
-    from course_utils.features import capture
+    if answer is None:
+        return not_attempted()
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not all(isinstance(a, str) for a in answer):
+        return report(False, "your answer should be a pair of class names, e.g. ('square', 'circle').")
+    unknown = [a for a in answer if a not in CLASSES]
+    if unknown:
+        return report(False, f"{unknown} not in the classes {list(CLASSES)}.")
+    mistakes, n_images = _mistakes()
+    worst = max(mistakes.values(), default=0)
+    true, pred = CLASSES.index(answer[0]), CLASSES.index(answer[1])
+    if worst == 0:
+        return report(True, "this model made no mistake at all on these images, so there is nothing to confuse.")
+    if true == pred:
+        return report(False, "those are the correct predictions (the diagonal); look off the diagonal.")
+    if mistakes.get((true, pred), 0) == worst:
+        return report(True, f"{worst} {answer[0]}s were called {answer[1]} out of {n_images} images.")
+    if mistakes.get((pred, true), 0) == worst:
+        return report(False, "rows are the true class and columns the prediction: swap the two.")
+    return report(False, f"{answer[0]} -> {answer[1]} happened {mistakes.get((true, pred), 0)} times; "
+                         f"the most common mistake happened {worst} times.")
 
-    with torch.device("meta"):
-        model = torchvision.models.vgg16(weights=None)
-    maps = capture(model, torch.zeros(1, 3, 224, 224, device="meta"), ["relu1_2", "relu5_3"])
-    return maps["relu1_2"].numel() / maps["relu5_3"].numel()
+
+def solution_most_confused():
+    """Confusion matrix on the fresh data, zero the diagonal, take the largest entry."""
+    from torch.utils.data import DataLoader
+
+    from course_utils.data import CLASSES, ShapesDataset
+    from course_utils.small_vgg import load_small_vgg
+    from course_utils.training import confusion_matrix, predicted_labels
+
+    model = load_small_vgg(device="cpu")
+    preds, labels = predicted_labels(model, DataLoader(ShapesDataset(1000, seed=2024), batch_size=250))
+    mistakes = confusion_matrix(preds, labels)
+    mistakes.fill_diagonal_(0)
+    true, pred = divmod(int(mistakes.argmax()), len(CLASSES))
+    return (CLASSES[true], CLASSES[pred])

@@ -1,178 +1,166 @@
-"""Exercises for notebook 07 (Grad-CAM): the map from A and dA, the layer, CAM on a GAP head.
-
-The checks do not reuse the solutions' code: the reference map is the paper's sum
-written as a matrix product, the layer is found by walking torchvision's VGG16 layer
-by layer, and CAM is read off the GAP head itself, one position at a time.
-"""
+"""Exercises for notebook 06 (training a VGG): batch norm's cost, augmentation, the confusion matrix."""
 
 from __future__ import annotations
 
+from collections import Counter
+from functools import lru_cache
+
 import torch
-import torchvision
 from torch import nn
 
-from course_utils.exercises import call_safely, not_attempted, report
+from course_utils.exercises import call_safely, not_attempted, number_check, report
 
-# --- Exercise 1: Grad-CAM from A and dy/dA ------------------------------------------------
+# --- Exercise 1: what does batch norm cost? ---------------------------------------------------
 
-def _reference_map(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Selvaraju et al. (2017), eqs. 1-2, as one matrix product: (C,) weights @ (C, h*w) maps, then ReLU."""
-    c, h, w = a.shape
-    alpha = g.reshape(c, h * w).sum(dim=1) / (h * w)
-    return (alpha @ a.reshape(c, h * w)).reshape(h, w).clamp(min=0)
+def _bn_parameters() -> tuple[int, int, int]:
+    """(learnable BN parameters, BN layers, BN channels) of small_vgg(), read off its BatchNorm2d layers
+    (the solution subtracts the totals of the model with and without batch norm instead)."""
+    from course_utils.small_vgg import small_vgg
+
+    bns = [m for m in small_vgg().modules() if isinstance(m, nn.BatchNorm2d)]
+    return sum(p.numel() for m in bns for p in m.parameters()), len(bns), sum(m.num_features for m in bns)
 
 
-def check_gradcam_map(answer) -> bool:
-    """``answer``: a function ``gradcam_map(A, dA) -> (h, w)`` for one image's (C, h, w) activation and gradient."""
+@number_check("a number of parameters")
+def check_bn_parameters(answer: float) -> bool:
+    """The answer: how many learnable parameters the batch-norm layers add to ``small_vgg()``."""
+    total, layers, channels = _bn_parameters()
+    if answer == total:
+        return report(True, f"{total} parameters: a scale (gamma) and a shift (beta) for each of {channels} channels, "
+                            "tiny next to the convolutions' weights. Section 5 measured what they buy.")
+    if answer == layers:
+        return report(False, "that is the number of batch-norm layers; count their parameters (p.numel()).")
+    if answer == channels:
+        return report(False, "that counts one number per channel; "
+                             "each channel has two learnable ones, a scale and a shift.")
+    if answer == 2 * total:
+        return report(False, "running_mean and running_var are buffers, not learnable parameters: leave them out.")
+    return report(False, f"{answer} is not it. Compare sum(p.numel() for p in model.parameters()) "
+                         "with and without batch_norm, or add up the BatchNorm2d layers' parameters.")
+
+
+def solution_bn_parameters():
+    """Count the parameters with and without batch norm, and subtract."""
+    from course_utils.small_vgg import small_vgg
+
+    def count(model):
+        return sum(p.numel() for p in model.parameters())
+
+    return count(small_vgg(batch_norm=True)) - count(small_vgg(batch_norm=False))
+
+
+# --- Exercise 2: augmentation that keeps the label ---------------------------------------------
+
+def check_flip_augment(answer) -> bool:
+    """``answer``: ``f(images)`` that flips each image of a (B, 3, H, W) batch left-right with probability 1/2."""
     if answer is None:
         return not_attempted()
     if not callable(answer):
-        return report(False, f"your answer should be a function gradcam_map(A, dA), got {type(answer).__name__}.")
-    gen = torch.Generator().manual_seed(7)
-    a = torch.rand(16, 5, 7, generator=gen)  # non-square on purpose
-    g = torch.randn(16, 5, 7, generator=gen) * 0.1
-    # Channel 0 argues against the class on the left: the raw map goes negative there.
-    g[0], a[0, :, :3], a[0, :, 3:] = -1.0, 5.0, 0.0
-    got, err = call_safely(answer, a.clone(), g.clone())
+        return report(False, f"your answer should be a function of a batch of images, got {type(answer).__name__}.")
+    torch.manual_seed(0)
+    images = torch.rand(64, 3, 16, 16)
+    original = images.clone()
+    out, err = call_safely(answer, images)
     if err:
         return report(False, err)
-    expected = _reference_map(a, g)
-    if not isinstance(got, torch.Tensor):
-        return report(False, f"return a tensor, got {type(got).__name__}.")
-    got = got.detach().float().squeeze()
-    if got.shape != expected.shape:
-        return report(False, f"expected a map of shape {tuple(expected.shape)} (h, w), got {tuple(got.shape)}: "
-                             "weight the channels, then sum over the channel dimension.")
-    if (got < 0).any():
-        return report(False, "your map has negative values: Grad-CAM keeps only the positive evidence (a ReLU).")
-    if torch.allclose(got, expected, atol=1e-6):
-        return report(True, "that is Grad-CAM: channel weights = mean gradient, weighted sum, ReLU.")
-    if torch.allclose(got, expected * a.shape[1] * a.shape[2], rtol=1e-4, atol=1e-6):
-        return report(False, "off by a factor h*w: the channel weight is the *mean* of the gradient, not its sum.")
-    if got.max() > 0 and torch.allclose(got / got.max(), expected / expected.max(), atol=1e-5):
-        return report(False, "right shape of map, but scaled: return the map before dividing by its maximum.")
-    return report(False, "the values differ from Grad-CAM's. Steps: alpha = dA.mean over (h, w); "
-                         "map = sum_k alpha_k * A_k; then ReLU.")
+    if not isinstance(out, torch.Tensor) or out.shape != images.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        return report(False, f"expected a batch of shape {tuple(images.shape)}, got {got}.")
+    if not torch.equal(images, original):
+        return report(False, "your function changed the input batch in place; return a new tensor instead.")
+    same = (out == original).flatten(1).all(1)
+    flipped = (out == original.flip(-1)).flatten(1).all(1)
+    if (out == original.flip(-2)).flatten(1).all(1).any() and not flipped.any():
+        return report(False, "that flips top-bottom (dim -2); left-right is the last dimension, -1.")
+    if not (same | flipped).all():
+        return report(False, "some images are neither unchanged nor mirrored left-right: "
+                             "flip whole images along dim -1.")
+    if same.all():
+        return report(False, "no image was flipped.")
+    if flipped.all():
+        return report(False, "every image was flipped: flip each one with probability 1/2 (torch.rand(B) < 0.5).")
+    return report(True, f"{int(flipped.sum())} of 64 images mirrored. A mirrored star is still a star, "
+                        "so the label stays right: that is the rule for any augmentation.")
 
 
-def solution_gradcam_map():
-    """The two lines of Grad-CAM."""
+def solution_flip_augment():
+    """Draw one coin per image, and mirror the images whose coin came up."""
     import torch
 
-    def gradcam_map(A, dA):
-        alpha = dA.mean(dim=(1, 2))                                # (C,): one weight per channel
-        return torch.relu((alpha[:, None, None] * A).sum(dim=0))  # (h, w)
+    def answer(images):
+        flip = torch.rand(images.shape[0]) < 0.5
+        out = images.clone()
+        out[flip] = images[flip].flip(-1)
+        return out
 
-    return gradcam_map
+    return answer
 
 
-# --- Exercise 2: pick the layer for a finer map --------------------------------------------
+# --- Exercise 3: what does the trained model confuse? --------------------------------------------
 
-def _last_relu_at(side: int, size: int = 224) -> tuple[str, str]:
-    """(paper name, module name) of VGG16's last ReLU whose map is side x side for a size x size image.
+_CONFUSION_SEED = 2024
 
-    Worked out by walking torchvision's layer list: a 3x3 conv with padding 1 keeps the side,
-    each max-pool halves it and starts the next block.
+
+@lru_cache(maxsize=1)
+def _mistakes() -> tuple[dict[tuple[int, int], int], int]:
+    """({(true, predicted): count} for the wrong predictions, number of images), for the shipped model.
+
+    Counted with a plain loop, not with ``predict`` and ``confusion_matrix`` (the solution's
+    way). Computed once per session: the shipped model and the data never change.
     """
-    with torch.device("meta"):
-        features = torchvision.models.vgg16(weights=None).features
-    block, conv, found = 1, 0, ("", "")
-    for index, module in enumerate(features):
-        if isinstance(module, nn.Conv2d):
-            conv += 1
-        elif isinstance(module, nn.ReLU) and size == side:
-            found = (f"relu{block}_{conv}", f"features.{index}")
-        elif isinstance(module, nn.MaxPool2d):
-            size, block, conv = size // 2, block + 1, 0
-    return found
+    from torch.utils.data import DataLoader
+
+    from course_utils.data import ShapesDataset
+    from course_utils.small_vgg import load_small_vgg
+
+    model = load_small_vgg(device="cpu").eval()
+    data = ShapesDataset(1000, seed=_CONFUSION_SEED)
+    counts: Counter = Counter()
+    with torch.inference_mode():
+        for images, labels, _ in DataLoader(data, batch_size=250):
+            predicted = model(images).argmax(dim=1)
+            counts.update((t, p) for t, p in zip(labels.tolist(), predicted.tolist()) if t != p)
+    return dict(counts), len(data)
 
 
-def check_layer_for_28(answer) -> bool:
-    """``answer``: the name of VGG16's last conv ReLU whose Grad-CAM map is 28 x 28 at 224 x 224."""
+def check_most_confused(answer) -> bool:
+    """``answer``: ``(true class name, predicted class name)`` of the shipped model's most common mistake
+    on ``ShapesDataset(1000, seed=2024)``."""
+    from course_utils.data import CLASSES
+
     if answer is None:
         return not_attempted()
-    if not isinstance(answer, str):
-        return report(False, f"give the layer's name as a string, e.g. 'relu5_3', got {answer!r}.")
-    name, module = _last_relu_at(28)
-    if answer.strip() in (name, module):
-        return report(True, f"{name} ({module}): block 4's last ReLU, before pool4 halves 28 to 14.")
-    if answer.strip().startswith("pool"):
-        return report(False, "a pool halves the map: pick the ReLU just *before* a pool.")
-    if answer.strip().startswith("relu5"):
-        return report(False, "block 5 runs at 14 x 14; 28 x 28 is one block earlier.")
-    return report(False, f"not {answer!r}. Which block runs at 28 x 28 (224 / 8)? Take its last ReLU.")
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not all(isinstance(a, str) for a in answer):
+        return report(False, "your answer should be a pair of class names, e.g. ('square', 'circle').")
+    unknown = [a for a in answer if a not in CLASSES]
+    if unknown:
+        return report(False, f"{unknown} not in the classes {list(CLASSES)}.")
+    mistakes, n_images = _mistakes()
+    worst = max(mistakes.values(), default=0)
+    true, pred = CLASSES.index(answer[0]), CLASSES.index(answer[1])
+    if worst == 0:
+        return report(True, "this model made no mistake at all on these images, so there is nothing to confuse.")
+    if true == pred:
+        return report(False, "those are the correct predictions (the diagonal); look off the diagonal.")
+    if mistakes.get((true, pred), 0) == worst:
+        return report(True, f"{worst} {answer[0]}s were called {answer[1]} out of {n_images} images.")
+    if mistakes.get((pred, true), 0) == worst:
+        return report(False, "rows are the true class and columns the prediction: swap the two.")
+    return report(False, f"{answer[0]} -> {answer[1]} happened {mistakes.get((true, pred), 0)} times; "
+                         f"the most common mistake happened {worst} times.")
 
 
-def solution_layer_for_28():
-    """Measure every stage's size on the meta device, keep the last ReLU at 28 x 28."""
-    import torch
-    import torchvision
+def solution_most_confused():
+    """Confusion matrix on the fresh data, zero the diagonal, take the largest entry."""
+    from torch.utils.data import DataLoader
 
-    from course_utils.features import capture, conv_stages
+    from course_utils.data import CLASSES, ShapesDataset
+    from course_utils.small_vgg import load_small_vgg
+    from course_utils.training import confusion_matrix, predicted_labels
 
-    with torch.device("meta"):
-        model = torchvision.models.vgg16(weights=None)
-    maps = capture(model, torch.zeros(1, 3, 224, 224, device="meta"), conv_stages(model))
-    return [name for name, m in maps.items() if name.startswith("relu") and m.shape[-1] == 28][-1]
-
-
-# --- Exercise 3: CAM on a global-average-pooling head ----------------------------------------
-
-def _cam_by_occlusion(a: torch.Tensor, head: nn.Linear, c: int) -> torch.Tensor:
-    """CAM read off the GAP head itself, one position at a time (a different road from sum_k w_k A^k).
-
-    Keep only position (i, j) of every channel, run average pool + linear layer, drop the bias: the
-    logit left is CAM(i, j) / (h w), because the head is linear and pools by averaging.
-    """
-    k, h, w = a.shape
-    keep = torch.eye(h * w).reshape(h * w, 1, h, w)                # one single-position mask per row
-    pooled = nn.AdaptiveAvgPool2d(1)(a.unsqueeze(0) * keep).flatten(1)   # (h*w, K)
-    with torch.no_grad():
-        scores = head(pooled)[:, c] - head.bias[c]
-    return (scores * h * w).reshape(h, w)
-
-
-def check_cam_map(answer) -> bool:
-    """``answer``: a function ``cam_map(A, fc_weight, c) -> (h, w)``: Zhou et al.'s CAM for class ``c``."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function cam_map(A, fc_weight, c), got {type(answer).__name__}.")
-    gen = torch.Generator().manual_seed(3)
-    a = torch.rand(6, 4, 5, generator=gen)  # K=6 channels, a non-square 4 x 5 map
-    head = nn.Linear(6, 3)
-    with torch.no_grad():
-        head.weight.copy_(torch.randn(3, 6, generator=gen))
-        head.bias.copy_(torch.randn(3, generator=gen))
-        head.weight[1] = head.weight[1].abs()
-        head.weight[1, 0] = -5.0  # channel 0 argues against class 1 ...
-    a[0, :, :2] = 1.0             # ... on the two left columns, so CAM is negative there
-    c = 1
-    got, err = call_safely(answer, a.clone(), head.weight.detach().clone(), c)
-    if err:
-        return report(False, err)
-    if not isinstance(got, torch.Tensor):
-        return report(False, f"return a tensor, got {type(got).__name__}.")
-    got = got.detach().float().squeeze()
-    expected = _cam_by_occlusion(a, head, c)
-    if got.shape != expected.shape:
-        return report(False, f"expected a map of shape {tuple(expected.shape)} (h, w), got {tuple(got.shape)}: "
-                             "weight each channel by fc_weight[c, k], then sum over the channels.")
-    if torch.allclose(got, expected, atol=1e-5):
-        return report(True, "that is CAM: the class's linear weights applied to the maps before pooling.")
-    if torch.allclose(got, expected / (4 * 5), atol=1e-6):
-        return report(False, "that is Grad-CAM's map on this head, CAM / (h*w): CAM itself has no 1/(h*w).")
-    if torch.allclose(got, expected.clamp(min=0), atol=1e-5):
-        return report(False, "no ReLU: CAM keeps the negative values (Grad-CAM adds the ReLU).")
-    if expected.max() > 0 and torch.allclose(got, expected / expected.max(), atol=1e-5):
-        return report(False, "return the map before scaling it by its maximum.")
-    return report(False, "the values differ from CAM. Use the row fc_weight[c] (one weight per channel): "
-                         "sum_k fc_weight[c, k] * A[k].")
-
-
-def solution_cam_map():
-    """One weight per channel, read from the linear layer, and a weighted sum of the channels."""
-    def cam_map(A, fc_weight, c):
-        return (fc_weight[c][:, None, None] * A).sum(dim=0)   # (h, w)
-
-    return cam_map
+    model = load_small_vgg(device="cpu")
+    preds, labels = predicted_labels(model, DataLoader(ShapesDataset(1000, seed=2024), batch_size=250))
+    mistakes = confusion_matrix(preds, labels)
+    mistakes.fill_diagonal_(0)
+    true, pred = divmod(int(mistakes.argmax()), len(CLASSES))
+    return (CLASSES[true], CLASSES[pred])

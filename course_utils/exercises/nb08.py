@@ -1,147 +1,141 @@
-"""Exercises for notebook 08 (checking explanations): the pointing game, energy in the mask, Spearman.
+"""Exercises for notebook 08 (transfer learning): freezing, counting what trains, parameter groups.
 
-The checks do not reuse the solutions' code: the pointing-game cases have their peaks
-planted where the answer is known, the energy cases are built with a known share on the
-mask, and the Spearman cases have values worked out by hand (ties included).
+The checks look at structure only, so they build their own VGG11s without weights:
+quick, and no download.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
+from torch import nn
 
-from course_utils.exercises import as_number, call_safely, not_attempted, report
+from course_utils.exercises import call_safely, not_attempted, number_check, report
 
-# --- Exercise 1: the pointing game by hand -------------------------------------------------
+NUM_CLASSES = 5  # the shapes' classes
 
 
-def check_pointing(answer) -> bool:
-    """``answer``: a function ``hit(heatmap, mask) -> bool``: is the heat map's peak on the object?"""
+def _trainable(model: nn.Module) -> set[str]:
+    return {name for name, p in model.named_parameters() if p.requires_grad}
+
+
+# --- Exercise 1: a new head on a frozen VGG11 ---------------------------------------------------
+
+def check_frozen_with_new_head(answer) -> bool:
+    """``answer``: a VGG11 with a new 5-class ``classifier[6]``, and nothing else trainable."""
+    if answer is None:
+        return not_attempted()
+    classifier = getattr(answer, "classifier", None)
+    if not isinstance(answer, nn.Module) or not isinstance(classifier, nn.Sequential) or len(classifier) != 7:
+        return report(False, "your answer should be the VGG11 model itself (its classifier holds 7 modules), "
+                             f"got {type(answer).__name__}.")
+    head = classifier[6]
+    if not isinstance(head, nn.Linear) or head.in_features != 4096:
+        return report(False, "classifier[6] should be an nn.Linear taking fc7's 4096 features.")
+    if head.out_features != NUM_CLASSES:
+        return report(False, f"the new head has {head.out_features} outputs; the shapes have {NUM_CLASSES} classes.")
+    trainable = _trainable(answer)
+    if trainable == set():
+        return report(False, "nothing is trainable: freeze first, then replace classifier[6] "
+                             "(a new layer starts trainable).")
+    if trainable != {"classifier.6.weight", "classifier.6.bias"}:
+        extra = sorted(trainable - {"classifier.6.weight", "classifier.6.bias"})
+        return report(False, f"{len(extra)} other tensors still train, e.g. {extra[:3]}: "
+                             "call model.requires_grad_(False) first.")
+    n, total = sum(p.numel() for p in head.parameters()), sum(p.numel() for p in answer.parameters())
+    return report(True, f"only the new head trains: {n:,} of {total:,} parameters.")
+
+
+def solution_frozen_with_new_head():
+    """Freeze everything, then put a fresh layer in classifier[6] (new layers are trainable)."""
+    import torchvision
+    from torch import nn
+
+    model = torchvision.models.vgg11()  # in the notebook: load_pretrained("vgg11")
+    model.requires_grad_(False)
+    model.classifier[6] = nn.Linear(4096, 5)
+    return model
+
+
+# --- Exercise 2: how much trains when fine-tuning the last block? ---------------------------------
+
+# From the paper's Table 1 (configuration A), each layer's weights plus one bias per output:
+_CONV5 = 2 * (512 * 512 * 3 * 3 + 512)  # conv5_1 and conv5_2: 3x3, 512 -> 512
+_CLASSIFIER = (512 * 7 * 7 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * NUM_CLASSES + NUM_CLASSES)  # fc6-fc8
+_VGG11_PARAMETERS = 132_863_336  # the whole VGG11 (torchvision's VGG11_Weights documentation)
+
+
+@number_check("a number of parameters")
+def check_block5_parameters(answer: float) -> bool:
+    """The answer: how many parameters train when block 5 (``features[16:]``) and the whole
+    classifier (with the new 5-class head) of VGG11 are fine-tuned."""
+    expected = _CONV5 + _CLASSIFIER
+    if answer == expected:
+        return report(True, f"{expected:,} parameters. Most of them are fc6 (25088 x 4096): "
+                            "the fully connected layers, not the convolutions, are where VGG's parameters live.")
+    if answer >= _VGG11_PARAMETERS or answer > expected:
+        return report(False, "that is more than the block and the classifier: blocks 1-4 stay frozen.")
+    return report(False, f"{answer:,} is not it. Add up p.numel() over model.features[16:] and model.classifier "
+                         "after replacing classifier[6].")
+
+
+def solution_block5_parameters():
+    """Build VGG11 on the meta device (no memory), swap the head, count the tail."""
+    import torch
+    import torchvision
+    from torch import nn
+
+    with torch.device("meta"):
+        model = torchvision.models.vgg11()
+        model.classifier[6] = nn.Linear(4096, 5)
+    tail = list(model.features[16:].parameters()) + list(model.classifier.parameters())
+    return sum(p.numel() for p in tail)
+
+
+# --- Exercise 3: two learning rates with parameter groups -----------------------------------------
+
+def _small_vgg11_layout() -> nn.Module:
+    """A tiny VGG with VGG11's exact module layout: features[16:] is block 5."""
+    from course_utils.architecture import build_vgg
+
+    torch.manual_seed(0)
+    return build_vgg("A", num_classes=NUM_CLASSES, width=0.125, pool_size=1)
+
+
+def check_param_groups(answer) -> bool:
+    """``answer``: ``f(model)`` returning SGD with block 5 at lr 0.001 and the classifier at lr 0.01."""
     if answer is None:
         return not_attempted()
     if not callable(answer):
-        return report(False, f"your answer should be a function hit(heatmap, mask), got {type(answer).__name__}.")
-    mask = torch.zeros(6, 10)
-    mask[1:3, 6:9] = 1
-    for r, c in [(2, 7), (4, 7), (2, 2), (1, 8), (5, 9)]:
-        m = 0.01 * torch.rand(6, 10, generator=torch.Generator().manual_seed(r * 10 + c))
-        m[r, c] = 1.0  # the peak, planted: the answer is whether (r, c) is on the object
-        expected = bool(mask[r, c] > 0.5)
-        got, err = call_safely(answer, m.clone(), mask.clone())
-        if not err:
-            got, err = call_safely(bool, got, doing=f"bool() of your answer {got!r:.40}")
-        if err:
-            return report(False, err)
-        if got != expected:
-            peak = divmod(int(m.argmax()), m.shape[1])
-            return report(False, f"for a map peaking at (row, col) = {peak} you said {got}, expected {expected}. "
-                                 "A flat index i is row i // width, column i % width (width = number of columns).")
-    return report(True, "your pointing game finds the peak and looks it up in the mask right in every case.")
+        return report(False, f"your answer should be a function f(model) -> optimizer, got {type(answer).__name__}.")
+    model = _small_vgg11_layout()
+    opt, err = call_safely(answer, model)
+    if err:
+        return report(False, err)
+    if not isinstance(opt, torch.optim.SGD):
+        return report(False, f"expected a torch.optim.SGD, got {type(opt).__name__}.")
+    block5 = {id(p) for p in model.features[16:].parameters()}
+    head = {id(p) for p in model.classifier.parameters()}
+    groups = [({id(p) for p in g["params"]}, g["lr"]) for g in opt.param_groups]
+    if len(groups) != 2:
+        return report(False, f"the optimizer has {len(groups)} parameter group(s); "
+                             "make two: block 5 and the classifier.")
+    by_lr = {lr: ids for ids, lr in groups}
+    if by_lr.get(0.001) != block5 or by_lr.get(0.01) != head:
+        found = ", ".join(f"{len(ids)} tensors at lr {lr}" for ids, lr in groups)
+        return report(False, f"found {found}; expected model.features[16:] at 0.001 and model.classifier at 0.01.")
+    if any(g["momentum"] != 0.9 for g in opt.param_groups):
+        return report(False, "use momentum=0.9 as in the paper.")
+    return report(True, "block 5 moves 10x more gently than the new head: it already holds useful features.")
 
 
-def solution_pointing():
-    """Find the flat index of the maximum, turn it into (row, column), look it up in the mask."""
-    def hit(heatmap, mask):
-        index = int(heatmap.argmax())
-        row, col = divmod(index, heatmap.shape[1])
-        return bool(mask[row, col] > 0.5)
+def solution_param_groups():
+    """One dict per group; settings outside the list apply to every group."""
+    import torch
 
-    return hit
+    def answer(model):
+        return torch.optim.SGD([
+            {"params": model.features[16:].parameters(), "lr": 0.001},   # pretrained block 5: small steps
+            {"params": model.classifier.parameters(), "lr": 0.01},       # fc6-fc8 with the new head
+        ], momentum=0.9, weight_decay=5e-4)
 
-
-# --- Exercise 2: energy in the mask -----------------------------------------------------------
-
-def _energy_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, float]]:
-    """(what, heatmap, mask, expected share) with the share known by construction."""
-    mask = torch.zeros(5, 8)
-    mask[1:3, 2:6] = 1                               # 8 of the 40 pixels
-    cases = [("a map of 3 on the object and 1 elsewhere", 3 * mask + (1 - mask), mask, 24 / (24 + 32)),
-             ("a map that is all on the object", 0.5 * mask, mask, 1.0),
-             ("a flat map", torch.full((5, 8), 0.2), mask, 8 / 40),
-             ("an all-zero map", torch.zeros(5, 8), mask, 0.0)]
-    return cases
-
-
-def check_energy(answer) -> bool:
-    """``answer``: a function ``energy(heatmap, mask) -> float``: the share of the map's total on the mask."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function energy(heatmap, mask), got {type(answer).__name__}.")
-    for what, heatmap, mask, expected in _energy_cases():
-        got, err = call_safely(answer, heatmap.clone(), mask.clone())
-        if err:
-            return report(False, f"on {what}: {err}")
-        value = as_number(got)
-        if value is None:
-            return report(False, f"on {what} return one number, got {got!r:.60}.")
-        if math.isnan(value):
-            return report(False, f"on {what} you returned NaN: 0 / 0. An all-zero map has no energy on the mask "
-                                 "or anywhere: return 0.0 when the map's total is 0.")
-        if abs(value - expected) > 1e-6:
-            hint = " That is the mask's area share: weight each pixel by the map." if abs(value - 8 / 40) < 1e-6 else ""
-            return report(False, f"on {what} expected {expected:.4f}, got {value:.4f}. Energy in the mask = "
-                                 f"sum(map * mask) / sum(map).{hint}")
-    return report(True, "your energy-in-mask is right on every case, the all-zero map included.")
-
-
-def solution_energy():
-    """Map total on the mask over map total; guard the all-zero map."""
-    def energy(heatmap, mask):
-        total = heatmap.sum()
-        return float((heatmap * mask).sum() / total) if total > 0 else 0.0
-
-    return energy
-
-
-# --- Exercise 3: Spearman rank correlation ------------------------------------------------------
-
-_SPEARMAN_CASES = [
-    # (a, b, expected, what): the expected values are worked out by hand
-    ([1.0, 2, 3, 4, 5], [7.0, 9, 10, 20, 30], 1.0, "b rises with a (not in a straight line)"),
-    ([1.0, 2, 3, 4, 5], [5.0, 4, 3, 2, 1], -1.0, "b falls as a rises"),
-    # ranks a = 1,2,3,4; b = 1.5,1.5,3.5,3.5; centred: (-1.5,-.5,.5,1.5).(-1,-1,1,1) = 4, norms sqrt(5) and 2
-    ([1.0, 2, 3, 4], [0.0, 0, 1, 1], 2 / math.sqrt(5), "b has ties"),
-]
-
-
-def check_spearman(answer) -> bool:
-    """``answer``: a function ``spearman_corr(a, b) -> float`` with average ranks for ties."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function spearman_corr(a, b), got {type(answer).__name__}.")
-    for a, b, expected, what in _SPEARMAN_CASES:
-        ta, tb = torch.tensor(a).reshape(1, -1), torch.tensor(b).reshape(1, -1)   # maps: (1, n)
-        got, err = call_safely(answer, ta.clone(), tb.clone())
-        if err:
-            return report(False, f"when {what}: {err}")
-        value = as_number(got)
-        if value is None:
-            return report(False, f"when {what} return one number, got {got!r:.60}.")
-        if abs(value - expected) > 1e-6:
-            if what == "b has ties" and abs(value - 1.0) < 1e-6:
-                return report(False, "with ties you returned 1.0: tied values must share their average rank "
-                                     "(here 1.5, 1.5, 3.5, 3.5), not get distinct ranks.")
-            if what.startswith("b rises"):
-                return report(False, f"expected 1.0 when b rises with a, got {value:.4f}: correlate the *ranks*, "
-                                     "not the values (that would be Pearson's correlation).")
-            return report(False, f"when {what} expected {expected:.4f}, got {value:.4f}.")
-    return report(True, "Pearson's correlation of average ranks: right on every case, ties included.")
-
-
-def solution_spearman():
-    """Average ranks by counting (smaller values, plus half the ties), then Pearson's correlation."""
-    def spearman_corr(a, b):
-        def ranks(v):
-            v = v.flatten().double()
-            smaller = (v[None, :] < v[:, None]).sum(dim=1)
-            equal = (v[None, :] == v[:, None]).sum(dim=1)
-            return smaller + (equal + 1) / 2
-
-        ra, rb = ranks(a), ranks(b)
-        ra, rb = ra - ra.mean(), rb - rb.mean()
-        return float(ra @ rb / (ra.norm() * rb.norm()))
-
-    return spearman_corr
+    return answer

@@ -1,202 +1,156 @@
-"""Exercises for notebook 09 (beyond VGG): accuracy against compute, what a recipe is worth, FLOPs,
-a residual block.
+"""Exercises for notebook 09 (feature maps): predict a shape, write a hook, compare sizes.
 
-The solutions read the course's model cards and count with ``FlopCounterMode``; the
-checks read torchvision's weights metadata directly and use what a multiply-add is.
+The solutions measure with hooks; the checks work the shapes out from the paper's
+Table 1: a 3x3 convolution with padding 1 keeps the side, each 2x2 pool halves it,
+and block k has 64, 128, 256, 512, 512 channels.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
-import torchvision
-from torch import nn
 
-from course_utils.exercises import call_safely, not_attempted, number_check, report
-from course_utils.zoo import DEFAULT_WEIGHTS, ZOO
+from course_utils.exercises import as_number, call_safely, not_attempted, number_check, report
 
-# --- Exercise 1: which designs beat VGG19 at a quarter of its compute? -----------------------
-
-def _acc1_and_gflops(arch: str) -> tuple[float, float]:
-    """Top-1 accuracy and GFLOPS straight from torchvision's weights metadata (not the course's model cards)."""
-    meta = torchvision.models.get_model_weights(arch)[DEFAULT_WEIGHTS].meta
-    return meta["_metrics"]["ImageNet-1K"]["acc@1"], meta["_ops"]
+_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # VGG16's channels per block (Table 1, configuration D)
 
 
-def _better_and_cheaper() -> set[str]:
-    vgg19_acc1, vgg19_gflops = _acc1_and_gflops("vgg19")
-    numbers = {arch: _acc1_and_gflops(arch) for arch in ZOO}
-    return {arch for arch, (acc1, gflops) in numbers.items() if acc1 > vgg19_acc1 and gflops < vgg19_gflops / 4}
+def _map_shape(block: int, size: int) -> tuple[int, int, int]:
+    """(channels, height, width) of any ReLU in ``block`` for a size x size image: block k comes after k - 1 pools."""
+    side = size // 2 ** (block - 1)
+    return _CHANNELS[block], side, side
 
 
-def check_better_and_cheaper(answer) -> bool:
-    """``answer``: the set of zoo architectures more accurate than VGG19 with under 1/4 of its GFLOPS."""
+def _as_ints(answer) -> tuple[int, ...] | None:
+    """A list, tuple or torch.Size of whole numbers as a tuple of ints; None for anything else."""
+    if isinstance(answer, (str, bytes)):
+        return None
+    values, err = call_safely(list, answer)
+    if err:
+        return None
+    numbers = tuple(as_number(v, whole=True) for v in values)
+    return None if None in numbers else numbers
+
+
+# --- Exercise 1: predict a layer's output shape -----------------------------------------
+
+
+def check_output_shape(answer) -> bool:
+    """``answer``: (channels, height, width) of VGG16's relu4_3 output for one 160x160 image."""
     if answer is None:
         return not_attempted()
-    items, err = call_safely(list, answer)
-    if err or isinstance(answer, str):
-        return report(False, f"give a set or list of architecture names such as {{'resnet50'}}, got {answer!r}.")
-    given = {str(a) for a in items}
-    unknown = given - set(ZOO)
-    if unknown:
-        return report(False, f"{sorted(unknown)} are not zoo keys. Use the architecture keys: {', '.join(ZOO)}.")
-    expected = _better_and_cheaper()
-    if given == expected:
-        return report(True, f"{sorted(expected)}: later designs beat VGG19 with a fraction of its compute.")
-    missing, extra = sorted(expected - given), sorted(given - expected)
-    hint = []
-    if missing:
-        hint.append(f"{len(missing)} qualifying model(s) missing")
-    if extra:
-        hint.append(f"{extra} do not qualify (check both accuracy and GFLOPS)")
-    return report(False, "; ".join(hint) + ". Compare each card's acc1 and gflops with VGG19's.")
+    got = _as_ints(answer)
+    if got is None:
+        return report(False, f"give three integers (channels, height, width), got {answer!r}.")
+    expected = _map_shape(block=4, size=160)
+    if len(got) == 4:
+        return report(False, "drop the batch dimension: give (channels, height, width) for one image.")
+    if got == expected:
+        return report(True, f"relu4_3 gives {expected}: three 2x2 pools have halved 160 three times, to 20.")
+    if len(got) == 3 and sorted(got) == sorted(expected):
+        return report(False, "right numbers, wrong order: PyTorch puts channels first, (C, H, W).")
+    if len(got) == 3 and got[0] == expected[0]:
+        return report(False, "the channels are right. Count the pools *before* relu4_3 (pool1..pool3): 160 / 2**3 = ?")
+    return report(False, f"not {got}. Block 4 has 512 channels; each pool before it halves the side.")
 
 
-def solution_better_and_cheaper():
-    """Filter the model cards against VGG19's card."""
-    from course_utils.zoo import zoo_cards
-
-    cards = zoo_cards()
-    vgg19 = next(c for c in cards if c.arch == "vgg19")
-    answer = {c.arch for c in cards if c.acc1 > vgg19.acc1 and c.gflops < vgg19.gflops / 4}
-    return answer
-
-
-# --- Exercise 2: how much of ConvNeXt-Tiny's lead is the recipe? -----------------------------
-
-def _acc1(arch: str, weights: str) -> float:
-    """Top-1 accuracy straight from torchvision's weights metadata (the solution goes through model_card)."""
-    return torchvision.models.get_model_weights(arch)[weights].meta["_metrics"]["ImageNet-1K"]["acc@1"]
-
-
-@number_check("a fraction between 0 and 1")
-def check_recipe_share(value: float) -> bool:
-    """The answer: (ResNet-50 V2 - ResNet-50 V1) / (ConvNeXt-Tiny V1 - ResNet-50 V1), top-1 accuracies."""
-    r50_v1, r50_v2 = _acc1("resnet50", "IMAGENET1K_V1"), _acc1("resnet50", "IMAGENET1K_V2")
-    lead, closed = _acc1("convnext_tiny", "IMAGENET1K_V1") - r50_v1, r50_v2 - r50_v1
-    expected = closed / lead
-    if abs(value - expected) < 0.01:
-        return report(True, f"{value:.2f}: the new recipe closes {closed:.1f} of ConvNeXt-Tiny's {lead:.1f}-point "
-                            "lead. Much of what looks like architecture in that table is training.")
-    if abs(value - 100 * expected) < 1:
-        return report(False, "that looks like a percentage: give the fraction (between 0 and 1).")
-    if abs(value - lead / closed) < 0.01:
-        return report(False, "your ratio is upside down: the points closed by V2, divided by the whole lead.")
-    if abs(value - closed) < 0.01 or abs(value - lead) < 0.01:
-        return report(False, "that is a number of points, not a fraction: divide the points closed by the lead.")
-    return report(False, f"{value:.3f} is off. Lead = ConvNeXt-Tiny V1 - ResNet-50 V1; closed = ResNet-50 V2 - V1; "
-                         "answer = closed / lead (use each card's acc1).")
-
-
-def solution_recipe_share():
-    """Read the three cards; the fraction of the lead that training alone closes."""
-    from course_utils.zoo import model_card
-
-    r50_v1, r50_v2 = model_card("resnet50", "IMAGENET1K_V1"), model_card("resnet50", "IMAGENET1K_V2")
-    convnext = model_card("convnext_tiny")
-    answer = (r50_v2.acc1 - r50_v1.acc1) / (convnext.acc1 - r50_v1.acc1)
-    return answer
-
-
-# --- Exercise 3: what does torchvision's "GFLOPS" count? ------------------------------------
-
-# torchvision's "_ops" counts multiply-adds; FlopCounterMode counts the multiply and the add
-# as two FLOPs. So the ratio is 2 by definition, up to the 3 decimals "_ops" is given to
-# (tests/test_exercises.py measures it on a real ResNet-18).
-_FLOPS_PER_MULTIPLY_ADD = 2.0
-
-
-@number_check("a number (counted FLOPs / torchvision's figure)")
-def check_flop_ratio(value: float) -> bool:
-    """The answer: FLOPs counted by ``FlopCounterMode`` for ResNet-18 at 224 divided by ``meta["_ops"] * 1e9``."""
-    expected = _FLOPS_PER_MULTIPLY_ADD
-    if abs(value - expected) < 0.05:
-        return report(True, f"the ratio is {value:.3f}, about {expected:.0f}: torchvision's figure counts "
-                            "multiply-adds, FlopCounterMode counts the multiply and the add separately.")
-    if abs(value - 1 / expected) < 0.05:
-        return report(False, "your ratio is upside down: counted FLOPs divided by torchvision's figure.")
-    return report(False, f"{value:.3f} is off. Count with FlopCounterMode(display=False) around one forward, "
-                         "then get_total_flops() / (meta['_ops'] * 1e9).")
-
-
-def solution_flop_ratio():
-    """Count on the 'meta' device: shapes only, no memory, no time."""
+def solution_output_shape():
+    """Build VGG16 on the meta device (no memory, no weights) and hook the layer."""
     import torch
     import torchvision
-    from torch.utils.flop_counter import FlopCounterMode
+
+    from course_utils.features import capture
 
     with torch.device("meta"):
-        model = torchvision.models.resnet18().eval()
-        x = torch.randn(1, 3, 224, 224)
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(x)
-    meta_gflops = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["_ops"]
-    answer = counter.get_total_flops() / (meta_gflops * 1e9)
-    return answer
+        model = torchvision.models.vgg16(weights=None)
+    maps = capture(model, torch.zeros(1, 3, 160, 160, device="meta"), ["relu4_3"])
+    return tuple(maps["relu4_3"].shape[1:])
 
 
-# --- Exercise 4: a residual block by hand ---------------------------------------------------
+# --- Exercise 2: write the hook yourself --------------------------------------------------
 
-@torch.no_grad()
-def _run_and_switch_off(block: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The block's output on ``x``, then its output with every parameter set to zero."""
-    block.eval()
-    out = block(x)
-    for p in block.parameters():
-        p.zero_()
-    return out, block(x)
-
-
-def check_residual_block(answer) -> bool:
-    """``answer``: ``make_block(channels) -> nn.Module`` computing ``relu(x + F(x))`` with F two 3x3 convs."""
+def check_record(answer) -> bool:
+    """``answer``: a function ``record(model, module, x)`` returning ``module``'s output via a forward hook."""
     if answer is None:
         return not_attempted()
     if not callable(answer):
-        return report(False, f"your answer should be a function make_block(channels), got {type(answer).__name__}.")
-    block, err = call_safely(answer, 8, doing="make_block(8)")
-    if err:
-        return report(False, err)
-    if not isinstance(block, nn.Module):
-        return report(False, f"make_block(8) should return an nn.Module, got {type(block).__name__}.")
-    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
-    if len(convs) < 2 or any(c.kernel_size != (3, 3) for c in convs):
-        return report(False, "the residual branch F should hold two 3x3 convolutions (padding=1 keeps the size).")
+        return report(False, "your answer should be a function record(model, module, x), "
+                             f"got {type(answer).__name__}.")
+    from course_utils.architecture import build_vgg
+
     torch.manual_seed(0)
-    x = torch.randn(2, 8, 16, 16)
-    outputs, err = call_safely(_run_and_switch_off, block, x, doing="running the block")
+    model = build_vgg("A", width=0.125, num_classes=5, hidden=32, pool_size=1).eval()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    conv = model.features[0]
+    with torch.no_grad():
+        expected = conv(x)
+    got, err = call_safely(answer, model, conv, x)
     if err:
         return report(False, err)
-    out, switched_off = outputs
-    if not all(isinstance(t, torch.Tensor) and t.shape == x.shape for t in outputs):
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        return report(False, f"the output must have the input's shape {tuple(x.shape)}, got {got}. Use padding=1.")
-    out, switched_off = out.float(), switched_off.float()
-    if not torch.isfinite(out).all():
-        return report(False, "the block's output holds NaN or inf values.")
-    if torch.allclose(out, x.relu(), atol=1e-6) or torch.allclose(out, x, atol=1e-6):
-        return report(False, "the output equals the input: the convolutions are not used. Add F(x) to x.")
-    if not (torch.allclose(switched_off, x.relu(), atol=1e-6) or torch.allclose(switched_off, x, atol=1e-6)):
-        return report(False, "with every weight set to zero the block should pass x through (relu(x + 0)). "
-                             "Is the skip connection there? Return relu(x + F(x)).")
-    return report(True, "with its weights at zero the block passes its input through. A block near zero is "
-                        "close to the identity, and gradients flow through the skip path: "
-                        "that is why very deep ResNets train.")
+    left = sum(len(m._forward_hooks) for m in model.modules())
+    if left:
+        for m in model.modules():
+            m._forward_hooks.clear()
+        return report(False, f"{left} hook(s) were left on the model: "
+                             "keep the handle and call handle.remove() (in a finally:).")
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        got = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        return report(False, f"expected a tensor of shape {tuple(expected.shape)}, got {got}.")
+    got = got.detach().float()
+    if torch.allclose(got, expected.clamp(min=0)) and (expected < 0).any():
+        return report(False, "you got conv1_1's output *after* the in-place ReLU overwrote it: store output.clone().")
+    if not torch.allclose(got, expected, atol=1e-6):
+        return report(False, "the tensor you returned is not the module's output.")
+    return report(True, "your hook captured conv1_1's output, negatives and all, and cleaned up after itself.")
 
 
-def solution_residual_block():
-    """x + F(x), where F is conv-BN-ReLU-conv-BN (the ResNet-18 block without downsampling)."""
-    from torch import nn
+def solution_record():
+    """A forward hook that keeps a clone, removed in `finally` even if the model raises."""
+    import torch
 
-    class ResidualBlock(nn.Module):
-        def __init__(self, channels):
-            super().__init__()
-            self.f = nn.Sequential(
-                nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
-                nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-            )
+    def record(model, module, x):
+        stored = {}
 
-        def forward(self, x):
-            return (x + self.f(x)).relu()
+        def hook(mod, inputs, output):
+            stored["out"] = output.detach().clone()  # clone: the in-place ReLU comes next
 
-    answer = ResidualBlock
-    return answer
+        handle = module.register_forward_hook(hook)
+        try:
+            with torch.no_grad():
+                model(x)
+        finally:
+            handle.remove()
+        return stored["out"]
+
+    return record
+
+
+# --- Exercise 3: how much smaller? --------------------------------------------------------
+
+
+@number_check("one number")
+def check_shrink_factor(value: float) -> bool:
+    """The answer: how many times more numbers relu1_2's output holds than relu5_3's, for one 224x224 image."""
+    expected = math.prod(_map_shape(block=1, size=224)) / math.prod(_map_shape(block=5, size=224))
+    if abs(value - expected) < 1e-6 * expected:
+        return report(True, f"{expected:.0f} times: the side shrinks 16x (256x fewer positions) "
+                            "while the channels grow only 8x.")
+    if abs(value - 1 / expected) < 1e-9:
+        return report(False, "upside down: divide relu1_2's count by relu5_3's.")
+    if abs(value - 256) < 1e-6:
+        return report(False, "that counts positions only; multiply each by its number of channels.")
+    return report(False, f"not {value}. Numbers in a map = channels x height x width.")
+
+
+def solution_shrink_factor():
+    """Capture both layers (meta device: shapes only) and divide their sizes."""
+    import torch
+    import torchvision
+
+    from course_utils.features import capture
+
+    with torch.device("meta"):
+        model = torchvision.models.vgg16(weights=None)
+    maps = capture(model, torch.zeros(1, 3, 224, 224, device="meta"), ["relu1_2", "relu5_3"])
+    return maps["relu1_2"].numel() / maps["relu5_3"].numel()

@@ -1,130 +1,178 @@
-"""Exercises for notebook 10 (scaling up): the linear scaling rule, how a sampler deals the data, warm-up."""
+"""Exercises for notebook 10 (Grad-CAM): the map from A and dA, the layer, CAM on a GAP head.
+
+The checks do not reuse the solutions' code: the reference map is the paper's sum
+written as a matrix product, the layer is found by walking torchvision's VGG16 layer
+by layer, and CAM is read off the GAP head itself, one position at a time.
+"""
 
 from __future__ import annotations
 
-from course_utils.exercises import call_safely, not_attempted, number_check, report
+import torch
+import torchvision
+from torch import nn
 
-# --- Exercise 1: the learning rate for a bigger global batch ----------------------------------
+from course_utils.exercises import call_safely, not_attempted, report
 
-PAPER_BATCH, PAPER_LR = 256, 0.01  # Simonyan & Zisserman 2015, section 3.1
-GPUS, PER_GPU = 8, 64
+# --- Exercise 1: Grad-CAM from A and dy/dA ------------------------------------------------
 
-
-@number_check("the learning rate, a number such as 0.05")
-def check_scaled_lr(value: float) -> bool:
-    """The answer: the paper's rate scaled for 8 GPUs x 64 images by the linear scaling rule."""
-    global_batch = GPUS * PER_GPU
-    expected = PAPER_LR * global_batch / PAPER_BATCH
-    if abs(value - expected) < 1e-9:
-        return report(True, f"{GPUS} x {PER_GPU} = {global_batch} images per step, {global_batch / PAPER_BATCH:g} "
-                            f"times the paper's {PAPER_BATCH}, so {global_batch / PAPER_BATCH:g} times its rate: "
-                            f"{expected:g}. Warm up to it over the first epochs (Goyal et al. 2017).")
-    if abs(value - PAPER_LR * GPUS) < 1e-9:
-        return report(False, "that scales with the number of GPUs; the rule scales with the global batch, "
-                             "and each GPU here holds 64 images, not 256.")
-    if abs(value - PAPER_LR) < 1e-9:
-        return report(False, "that is the paper's rate unchanged; the global batch is not 256 any more.")
-    if value < PAPER_LR:
-        return report(False, "a bigger batch averages more gradients, so the steps can be bigger, not smaller.")
-    return report(False, f"{value:g} is not it: multiply the paper's rate by (global batch / {PAPER_BATCH}).")
+def _reference_map(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Selvaraju et al. (2017), eqs. 1-2, as one matrix product: (C,) weights @ (C, h*w) maps, then ReLU."""
+    c, h, w = a.shape
+    alpha = g.reshape(c, h * w).sum(dim=1) / (h * w)
+    return (alpha @ a.reshape(c, h * w)).reshape(h, w).clamp(min=0)
 
 
-def solution_scaled_lr():
-    """Linear scaling rule: k times the batch, k times the rate."""
-    global_batch = 8 * 64
-    return 0.01 * global_batch / 256
-
-
-# --- Exercise 2: deal the data like DistributedSampler -----------------------------------------
-
-CASES = [(10, 3), (12, 4), (7, 4), (2, 4), (5, 1)]  # (dataset size, world size)
-
-
-def _dealt(n: int, world: int) -> list[list[int]]:
-    """What torch's own DistributedSampler(shuffle=False) gives each rank: the reference."""
-    from torch.utils.data import DistributedSampler
-
-    return [list(DistributedSampler(range(n), num_replicas=world, rank=r, shuffle=False)) for r in range(world)]
-
-
-def _as_indices(out: object) -> list[int] | None:
-    try:
-        values = list(out)
-        if not all(float(v).is_integer() for v in values):
-            return None
-        return [int(v) for v in values]
-    except Exception:  # noqa: BLE001 - any junk the learner returned
-        return None
-
-
-def check_shard(answer) -> bool:
-    """``answer``: ``f(n, rank, world_size)``, the indices of ``range(n)`` that rank gets, in order,
-    as ``DistributedSampler(..., shuffle=False)`` deals them."""
+def check_gradcam_map(answer) -> bool:
+    """``answer``: a function ``gradcam_map(A, dA) -> (h, w)`` for one image's (C, h, w) activation and gradient."""
     if answer is None:
         return not_attempted()
     if not callable(answer):
-        return report(False, f"give a function f(n, rank, world_size), got {type(answer).__name__}.")
-    for n, world in CASES:
-        expected = _dealt(n, world)
-        for rank in range(world):
-            out, err = call_safely(answer, n, rank, world)
-            if err:
-                return report(False, err)
-            got = _as_indices(out)
-            if got is None:
-                return report(False, f"f({n}, {rank}, {world}) should return a list of whole numbers, got {out!r:.80}.")
-            if got == expected[rank]:
-                continue
-            unpadded = list(range(rank, n, world))
-            if got == unpadded:
-                return report(False, f"with n={n} and {world} ranks, rank {rank} got {len(got)} items but rank 0 "
-                                     f"gets {len(expected[0])}: every rank must run the same number of steps, so "
-                                     "the sampler pads the list, repeating indices from the start.")
-            share = -(-n // world)
-            if got == list(range(rank * share, min(n, (rank + 1) * share))):
-                return report(False, "those are contiguous blocks; the sampler deals like cards: "
-                                     "rank, rank + world_size, rank + 2 * world_size, ...")
-            return report(False, f"f({n}, {rank}, {world}) gave {got}, the sampler gives {expected[rank]}.")
-    return report(True, "every rank gets ceil(n / world_size) indices, dealt like cards after padding "
-                        "the list with its own first indices: equal shares, so no rank waits for another.")
+        return report(False, f"your answer should be a function gradcam_map(A, dA), got {type(answer).__name__}.")
+    gen = torch.Generator().manual_seed(7)
+    a = torch.rand(16, 5, 7, generator=gen)  # non-square on purpose
+    g = torch.randn(16, 5, 7, generator=gen) * 0.1
+    # Channel 0 argues against the class on the left: the raw map goes negative there.
+    g[0], a[0, :, :3], a[0, :, 3:] = -1.0, 5.0, 0.0
+    got, err = call_safely(answer, a.clone(), g.clone())
+    if err:
+        return report(False, err)
+    expected = _reference_map(a, g)
+    if not isinstance(got, torch.Tensor):
+        return report(False, f"return a tensor, got {type(got).__name__}.")
+    got = got.detach().float().squeeze()
+    if got.shape != expected.shape:
+        return report(False, f"expected a map of shape {tuple(expected.shape)} (h, w), got {tuple(got.shape)}: "
+                             "weight the channels, then sum over the channel dimension.")
+    if (got < 0).any():
+        return report(False, "your map has negative values: Grad-CAM keeps only the positive evidence (a ReLU).")
+    if torch.allclose(got, expected, atol=1e-6):
+        return report(True, "that is Grad-CAM: channel weights = mean gradient, weighted sum, ReLU.")
+    if torch.allclose(got, expected * a.shape[1] * a.shape[2], rtol=1e-4, atol=1e-6):
+        return report(False, "off by a factor h*w: the channel weight is the *mean* of the gradient, not its sum.")
+    if got.max() > 0 and torch.allclose(got / got.max(), expected / expected.max(), atol=1e-5):
+        return report(False, "right shape of map, but scaled: return the map before dividing by its maximum.")
+    return report(False, "the values differ from Grad-CAM's. Steps: alpha = dA.mean over (h, w); "
+                         "map = sum_k alpha_k * A_k; then ReLU.")
 
 
-def solution_shard():
-    """Pad the index list to a multiple of world_size by repeating it, then take every world_size-th."""
-    import math
+def solution_gradcam_map():
+    """The two lines of Grad-CAM."""
+    import torch
 
-    def answer(n, rank, world_size):
-        total = math.ceil(n / world_size) * world_size
-        indices = [i % n for i in range(total)]  # 0..n-1, then again from 0 to fill up
-        return indices[rank::world_size]
+    def gradcam_map(A, dA):
+        alpha = dA.mean(dim=(1, 2))                                # (C,): one weight per channel
+        return torch.relu((alpha[:, None, None] * A).sum(dim=0))  # (h, w)
 
-    return answer
-
-
-# --- Exercise 3: gradual warm-up -----------------------------------------------------------------
-
-WARM_K, WARM_TARGET, WARM_EPOCHS, WARM_AT = 32, 3.2, 5, 2.5  # Goyal et al.: batch 8192 = 32 x 256
+    return gradcam_map
 
 
-@number_check("the learning rate, a number")
-def check_warmup_lr(value: float) -> bool:
-    """The answer: the rate 2.5 epochs into a 5-epoch linear warm-up from 3.2 / 32 to 3.2."""
-    start = WARM_TARGET / WARM_K
-    expected = start + (WARM_TARGET - start) * WARM_AT / WARM_EPOCHS
-    if abs(value - expected) < 1e-6:
-        return report(True, f"halfway from {start:g} to {WARM_TARGET:g}: {expected:g}. The first steps use the "
-                            "small-batch rate, while the network changes fastest; the full rate comes once "
-                            "it has settled.")
-    if abs(value - WARM_TARGET * WARM_AT / WARM_EPOCHS) < 1e-6:
-        return report(False, f"that ramps up from 0; Goyal et al. start from the small-batch rate, {start:g}.")
-    if abs(value - WARM_TARGET) < 1e-6:
-        return report(False, "that is the full rate: the warm-up lasts 5 epochs, and only 2.5 have passed.")
-    return report(False, f"{value:g} is not it: start + (target - start) * 2.5 / 5, "
-                         f"with start = {WARM_TARGET:g} / {WARM_K}.")
+# --- Exercise 2: pick the layer for a finer map --------------------------------------------
+
+def _last_relu_at(side: int, size: int = 224) -> tuple[str, str]:
+    """(paper name, module name) of VGG16's last ReLU whose map is side x side for a size x size image.
+
+    Worked out by walking torchvision's layer list: a 3x3 conv with padding 1 keeps the side,
+    each max-pool halves it and starts the next block.
+    """
+    with torch.device("meta"):
+        features = torchvision.models.vgg16(weights=None).features
+    block, conv, found = 1, 0, ("", "")
+    for index, module in enumerate(features):
+        if isinstance(module, nn.Conv2d):
+            conv += 1
+        elif isinstance(module, nn.ReLU) and size == side:
+            found = (f"relu{block}_{conv}", f"features.{index}")
+        elif isinstance(module, nn.MaxPool2d):
+            size, block, conv = size // 2, block + 1, 0
+    return found
 
 
-def solution_warmup_lr():
-    """A straight line from the small-batch rate to the scaled rate."""
-    target, k = 3.2, 32
-    start = target / k
-    return start + (target - start) * 2.5 / 5
+def check_layer_for_28(answer) -> bool:
+    """``answer``: the name of VGG16's last conv ReLU whose Grad-CAM map is 28 x 28 at 224 x 224."""
+    if answer is None:
+        return not_attempted()
+    if not isinstance(answer, str):
+        return report(False, f"give the layer's name as a string, e.g. 'relu5_3', got {answer!r}.")
+    name, module = _last_relu_at(28)
+    if answer.strip() in (name, module):
+        return report(True, f"{name} ({module}): block 4's last ReLU, before pool4 halves 28 to 14.")
+    if answer.strip().startswith("pool"):
+        return report(False, "a pool halves the map: pick the ReLU just *before* a pool.")
+    if answer.strip().startswith("relu5"):
+        return report(False, "block 5 runs at 14 x 14; 28 x 28 is one block earlier.")
+    return report(False, f"not {answer!r}. Which block runs at 28 x 28 (224 / 8)? Take its last ReLU.")
+
+
+def solution_layer_for_28():
+    """Measure every stage's size on the meta device, keep the last ReLU at 28 x 28."""
+    import torch
+    import torchvision
+
+    from course_utils.features import capture, conv_stages
+
+    with torch.device("meta"):
+        model = torchvision.models.vgg16(weights=None)
+    maps = capture(model, torch.zeros(1, 3, 224, 224, device="meta"), conv_stages(model))
+    return [name for name, m in maps.items() if name.startswith("relu") and m.shape[-1] == 28][-1]
+
+
+# --- Exercise 3: CAM on a global-average-pooling head ----------------------------------------
+
+def _cam_by_occlusion(a: torch.Tensor, head: nn.Linear, c: int) -> torch.Tensor:
+    """CAM read off the GAP head itself, one position at a time (a different road from sum_k w_k A^k).
+
+    Keep only position (i, j) of every channel, run average pool + linear layer, drop the bias: the
+    logit left is CAM(i, j) / (h w), because the head is linear and pools by averaging.
+    """
+    k, h, w = a.shape
+    keep = torch.eye(h * w).reshape(h * w, 1, h, w)                # one single-position mask per row
+    pooled = nn.AdaptiveAvgPool2d(1)(a.unsqueeze(0) * keep).flatten(1)   # (h*w, K)
+    with torch.no_grad():
+        scores = head(pooled)[:, c] - head.bias[c]
+    return (scores * h * w).reshape(h, w)
+
+
+def check_cam_map(answer) -> bool:
+    """``answer``: a function ``cam_map(A, fc_weight, c) -> (h, w)``: Zhou et al.'s CAM for class ``c``."""
+    if answer is None:
+        return not_attempted()
+    if not callable(answer):
+        return report(False, f"your answer should be a function cam_map(A, fc_weight, c), got {type(answer).__name__}.")
+    gen = torch.Generator().manual_seed(3)
+    a = torch.rand(6, 4, 5, generator=gen)  # K=6 channels, a non-square 4 x 5 map
+    head = nn.Linear(6, 3)
+    with torch.no_grad():
+        head.weight.copy_(torch.randn(3, 6, generator=gen))
+        head.bias.copy_(torch.randn(3, generator=gen))
+        head.weight[1] = head.weight[1].abs()
+        head.weight[1, 0] = -5.0  # channel 0 argues against class 1 ...
+    a[0, :, :2] = 1.0             # ... on the two left columns, so CAM is negative there
+    c = 1
+    got, err = call_safely(answer, a.clone(), head.weight.detach().clone(), c)
+    if err:
+        return report(False, err)
+    if not isinstance(got, torch.Tensor):
+        return report(False, f"return a tensor, got {type(got).__name__}.")
+    got = got.detach().float().squeeze()
+    expected = _cam_by_occlusion(a, head, c)
+    if got.shape != expected.shape:
+        return report(False, f"expected a map of shape {tuple(expected.shape)} (h, w), got {tuple(got.shape)}: "
+                             "weight each channel by fc_weight[c, k], then sum over the channels.")
+    if torch.allclose(got, expected, atol=1e-5):
+        return report(True, "that is CAM: the class's linear weights applied to the maps before pooling.")
+    if torch.allclose(got, expected / (4 * 5), atol=1e-6):
+        return report(False, "that is Grad-CAM's map on this head, CAM / (h*w): CAM itself has no 1/(h*w).")
+    if torch.allclose(got, expected.clamp(min=0), atol=1e-5):
+        return report(False, "no ReLU: CAM keeps the negative values (Grad-CAM adds the ReLU).")
+    if expected.max() > 0 and torch.allclose(got, expected / expected.max(), atol=1e-5):
+        return report(False, "return the map before scaling it by its maximum.")
+    return report(False, "the values differ from CAM. Use the row fc_weight[c] (one weight per channel): "
+                         "sum_k fc_weight[c, k] * A[k].")
+
+
+def solution_cam_map():
+    """One weight per channel, read from the linear layer, and a weighted sum of the channels."""
+    def cam_map(A, fc_weight, c):
+        return (fc_weight[c][:, None, None] * A).sum(dim=0)   # (h, w)
+
+    return cam_map

@@ -1,4 +1,4 @@
-"""Notebooks 01 and 02: the mechanics they show by hand, and the claims nbval alone cannot pin.
+"""Notebooks 02 and 03: the mechanics they show by hand, and the claims nbval alone cannot pin.
 
 * 01 computes one conv layer's multiply-adds as H x W x C_in x k² x C_out and walks the
   receptive-field recurrence by hand before trusting ``layer_table`` and ``receptive_fields``.
@@ -81,8 +81,8 @@ def test_batch_norm_parameter_count_matches_torchvision_metadata() -> None:
 def test_01_describes_the_papers_protocol_and_times_through_time_it() -> None:
     prose = _text("01", "markdown")
     for needle in ("scale jittering", "[256, 512]", "multi-scale testing", "multi-crop", "Dense", "A-LRN",
-                   "Table 3", "Table 5", "Notebook 03"):
-        assert needle in prose, f"notebook 01 should mention {needle!r} (the paper's protocol, Sec. 3-4)"
+                   "Table 3", "Table 5", "Notebook 04"):
+        assert needle in prose, f"notebook 02 should mention {needle!r} (the paper's protocol, Sec. 3-4)"
     code = _text("01", "code")
     assert "perf_counter" not in code, "time with course_utils.benchmark.time_it: it synchronises a GPU"
     assert "time_it(" in code
@@ -91,7 +91,7 @@ def test_01_describes_the_papers_protocol_and_times_through_time_it() -> None:
 def test_02_says_how_the_paper_really_initialised() -> None:
     prose = _text("02", "markdown")
     for needle in ("configuration A", "Glorot & Bengio (2010)", "10⁻² variance", "not** how the paper trained D"):
-        assert needle in prose, f"notebook 02's initialisation section should say {needle!r} (paper, Sec. 3.1)"
+        assert needle in prose, f"notebook 03's initialisation section should say {needle!r} (paper, Sec. 3.1)"
 
 
 def test_02_warns_about_the_vgg16_download_with_the_right_size() -> None:

@@ -1,4 +1,4 @@
-"""Notebook 03's teaching content that nbval alone cannot pin.
+"""Notebook 04's teaching content that nbval alone cannot pin.
 
 * The inference_mode demonstration must make its point on every device. Run under nbval it
   only ever sees the CPU, where ``.cpu()`` is a no-op, so an earlier version that copied the
@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_pretrained_inference.ipynb"
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_pretrained_inference.ipynb"
 DEMO_MARKER = "# demo: inference_mode on any device"
 
 
@@ -44,7 +44,7 @@ def test_inference_mode_demo_refuses_inference_tensors_on_every_device(device):
     model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 10)).to(device).eval()  # a tiny stand-in for VGG11
     one = torch.randn(1, 3, 4, 4, device=device)
     namespace = {"torch": torch, "model": model, "one": one, "print": lambda *a: None}
-    exec(compile(_demo_source(), "notebook 03 inference_mode demo", "exec"), namespace)  # the cell asserts too
+    exec(compile(_demo_source(), "notebook 04 inference_mode demo", "exec"), namespace)  # the cell asserts too
     refused = namespace["refused"]
     assert refused["no_grad"] is None
     assert "Inference tensors" in refused["inference_mode"]
@@ -56,4 +56,4 @@ def test_inference_transforms_are_not_called_the_training_preprocessing():
     assert "inference transforms" in text
     assert "RandomResizedCrop" in text
     for wrong in ("the preprocessing the weights were trained with", "rarely saw", "exact preprocessing the weights"):
-        assert wrong not in text, f"notebook 03 still says {wrong!r}"
+        assert wrong not in text, f"notebook 04 still says {wrong!r}"

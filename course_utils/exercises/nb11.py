@@ -1,0 +1,147 @@
+"""Exercises for notebook 11 (checking explanations): the pointing game, energy in the mask, Spearman.
+
+The checks do not reuse the solutions' code: the pointing-game cases have their peaks
+planted where the answer is known, the energy cases are built with a known share on the
+mask, and the Spearman cases have values worked out by hand (ties included).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from course_utils.exercises import as_number, call_safely, not_attempted, report
+
+# --- Exercise 1: the pointing game by hand -------------------------------------------------
+
+
+def check_pointing(answer) -> bool:
+    """``answer``: a function ``hit(heatmap, mask) -> bool``: is the heat map's peak on the object?"""
+    if answer is None:
+        return not_attempted()
+    if not callable(answer):
+        return report(False, f"your answer should be a function hit(heatmap, mask), got {type(answer).__name__}.")
+    mask = torch.zeros(6, 10)
+    mask[1:3, 6:9] = 1
+    for r, c in [(2, 7), (4, 7), (2, 2), (1, 8), (5, 9)]:
+        m = 0.01 * torch.rand(6, 10, generator=torch.Generator().manual_seed(r * 10 + c))
+        m[r, c] = 1.0  # the peak, planted: the answer is whether (r, c) is on the object
+        expected = bool(mask[r, c] > 0.5)
+        got, err = call_safely(answer, m.clone(), mask.clone())
+        if not err:
+            got, err = call_safely(bool, got, doing=f"bool() of your answer {got!r:.40}")
+        if err:
+            return report(False, err)
+        if got != expected:
+            peak = divmod(int(m.argmax()), m.shape[1])
+            return report(False, f"for a map peaking at (row, col) = {peak} you said {got}, expected {expected}. "
+                                 "A flat index i is row i // width, column i % width (width = number of columns).")
+    return report(True, "your pointing game finds the peak and looks it up in the mask right in every case.")
+
+
+def solution_pointing():
+    """Find the flat index of the maximum, turn it into (row, column), look it up in the mask."""
+    def hit(heatmap, mask):
+        index = int(heatmap.argmax())
+        row, col = divmod(index, heatmap.shape[1])
+        return bool(mask[row, col] > 0.5)
+
+    return hit
+
+
+# --- Exercise 2: energy in the mask -----------------------------------------------------------
+
+def _energy_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, float]]:
+    """(what, heatmap, mask, expected share) with the share known by construction."""
+    mask = torch.zeros(5, 8)
+    mask[1:3, 2:6] = 1                               # 8 of the 40 pixels
+    cases = [("a map of 3 on the object and 1 elsewhere", 3 * mask + (1 - mask), mask, 24 / (24 + 32)),
+             ("a map that is all on the object", 0.5 * mask, mask, 1.0),
+             ("a flat map", torch.full((5, 8), 0.2), mask, 8 / 40),
+             ("an all-zero map", torch.zeros(5, 8), mask, 0.0)]
+    return cases
+
+
+def check_energy(answer) -> bool:
+    """``answer``: a function ``energy(heatmap, mask) -> float``: the share of the map's total on the mask."""
+    if answer is None:
+        return not_attempted()
+    if not callable(answer):
+        return report(False, f"your answer should be a function energy(heatmap, mask), got {type(answer).__name__}.")
+    for what, heatmap, mask, expected in _energy_cases():
+        got, err = call_safely(answer, heatmap.clone(), mask.clone())
+        if err:
+            return report(False, f"on {what}: {err}")
+        value = as_number(got)
+        if value is None:
+            return report(False, f"on {what} return one number, got {got!r:.60}.")
+        if math.isnan(value):
+            return report(False, f"on {what} you returned NaN: 0 / 0. An all-zero map has no energy on the mask "
+                                 "or anywhere: return 0.0 when the map's total is 0.")
+        if abs(value - expected) > 1e-6:
+            hint = " That is the mask's area share: weight each pixel by the map." if abs(value - 8 / 40) < 1e-6 else ""
+            return report(False, f"on {what} expected {expected:.4f}, got {value:.4f}. Energy in the mask = "
+                                 f"sum(map * mask) / sum(map).{hint}")
+    return report(True, "your energy-in-mask is right on every case, the all-zero map included.")
+
+
+def solution_energy():
+    """Map total on the mask over map total; guard the all-zero map."""
+    def energy(heatmap, mask):
+        total = heatmap.sum()
+        return float((heatmap * mask).sum() / total) if total > 0 else 0.0
+
+    return energy
+
+
+# --- Exercise 3: Spearman rank correlation ------------------------------------------------------
+
+_SPEARMAN_CASES = [
+    # (a, b, expected, what): the expected values are worked out by hand
+    ([1.0, 2, 3, 4, 5], [7.0, 9, 10, 20, 30], 1.0, "b rises with a (not in a straight line)"),
+    ([1.0, 2, 3, 4, 5], [5.0, 4, 3, 2, 1], -1.0, "b falls as a rises"),
+    # ranks a = 1,2,3,4; b = 1.5,1.5,3.5,3.5; centred: (-1.5,-.5,.5,1.5).(-1,-1,1,1) = 4, norms sqrt(5) and 2
+    ([1.0, 2, 3, 4], [0.0, 0, 1, 1], 2 / math.sqrt(5), "b has ties"),
+]
+
+
+def check_spearman(answer) -> bool:
+    """``answer``: a function ``spearman_corr(a, b) -> float`` with average ranks for ties."""
+    if answer is None:
+        return not_attempted()
+    if not callable(answer):
+        return report(False, f"your answer should be a function spearman_corr(a, b), got {type(answer).__name__}.")
+    for a, b, expected, what in _SPEARMAN_CASES:
+        ta, tb = torch.tensor(a).reshape(1, -1), torch.tensor(b).reshape(1, -1)   # maps: (1, n)
+        got, err = call_safely(answer, ta.clone(), tb.clone())
+        if err:
+            return report(False, f"when {what}: {err}")
+        value = as_number(got)
+        if value is None:
+            return report(False, f"when {what} return one number, got {got!r:.60}.")
+        if abs(value - expected) > 1e-6:
+            if what == "b has ties" and abs(value - 1.0) < 1e-6:
+                return report(False, "with ties you returned 1.0: tied values must share their average rank "
+                                     "(here 1.5, 1.5, 3.5, 3.5), not get distinct ranks.")
+            if what.startswith("b rises"):
+                return report(False, f"expected 1.0 when b rises with a, got {value:.4f}: correlate the *ranks*, "
+                                     "not the values (that would be Pearson's correlation).")
+            return report(False, f"when {what} expected {expected:.4f}, got {value:.4f}.")
+    return report(True, "Pearson's correlation of average ranks: right on every case, ties included.")
+
+
+def solution_spearman():
+    """Average ranks by counting (smaller values, plus half the ties), then Pearson's correlation."""
+    def spearman_corr(a, b):
+        def ranks(v):
+            v = v.flatten().double()
+            smaller = (v[None, :] < v[:, None]).sum(dim=1)
+            equal = (v[None, :] == v[:, None]).sum(dim=1)
+            return smaller + (equal + 1) / 2
+
+        ra, rb = ranks(a), ranks(b)
+        ra, rb = ra - ra.mean(), rb - rb.mean()
+        return float(ra @ rb / (ra.norm() * rb.norm()))
+
+    return spearman_corr
