@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from course_utils.architecture import VGG, build_vgg
-from course_utils.checkpoints import load_checkpoint
+from course_utils.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from course_utils.data import CLASSES
 from course_utils.device import get_device
 from course_utils.images import DATA_DIR
@@ -40,6 +40,8 @@ from course_utils.training import History
 SMALL_VGG_INPUT = 64
 SMALL_VGG_PATH = DATA_DIR / "small_vgg.pt"
 SMALL_VGG_SWEEP_PATH = DATA_DIR / "small_vgg_sweep.json"
+# The shipped file's SHA-256, in `sha256sum` format; scripts/train_small_vgg.py rewrites it.
+SMALL_VGG_HASH_PATH = DATA_DIR / "small_vgg.pt.sha256"
 # How data/small_vgg.pt was trained (scripts/train_small_vgg.py) and what the benchmark times.
 # Batch 64 instead of the paper's 256 suits 8,000 small images; with batch norm, LR 0.05
 # (5x the paper's 0.01) trains in a few epochs without diverging.
@@ -68,14 +70,32 @@ def small_vgg(num_classes: int = len(CLASSES), *, config: str = "A", width: floa
     return model
 
 
-def load_small_vgg(path: str | Path = SMALL_VGG_PATH, device: torch.device | str | None = None) -> VGG:
-    """The shipped, trained small VGG in eval mode (see the module docstring for its contract)."""
+RECREATE = ("Restore the course's copy (`git checkout data/small_vgg.pt`, or fetch the course again), or recreate "
+            "it with `python scripts/train_small_vgg.py`.")
+
+
+def shipped_hash() -> str:
+    """The SHA-256 the course ships for data/small_vgg.pt (the first field of its .sha256 file)."""
+    return SMALL_VGG_HASH_PATH.read_text(encoding="utf-8").split()[0]
+
+
+def _load_small_vgg_file(path: str | Path) -> dict:
+    """The checkpoint at ``path``; the shipped file must also match the hash the course ships for it."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: the trained small VGG is missing. Recreate it with `python scripts/train_small_vgg.py`."
-        )
-    state = load_checkpoint(path)
+        raise FileNotFoundError(f"{path}: the trained small VGG is missing. {RECREATE}")
+    if path.resolve() == SMALL_VGG_PATH.resolve() and SMALL_VGG_HASH_PATH.is_file():
+        found = file_sha256(path)
+        if found != shipped_hash():
+            raise CheckpointError(f"{path}: its SHA-256 ({found[:12]}...) is not the one the course ships "
+                                  f"({shipped_hash()[:12]}..., in {SMALL_VGG_HASH_PATH.name}): the file is damaged "
+                                  f"or was replaced. {RECREATE}")
+    return load_checkpoint(path)
+
+
+def load_small_vgg(path: str | Path = SMALL_VGG_PATH, device: torch.device | str | None = None) -> VGG:
+    """The shipped, trained small VGG in eval mode (see the module docstring for its contract)."""
+    state = _load_small_vgg_file(path)
     model = small_vgg(len(state.get("classes", CLASSES)), **state.get("settings", {}))
     model.load_state_dict(state["model"])
     return model.eval().to(device if device is not None else get_device())
@@ -83,7 +103,13 @@ def load_small_vgg(path: str | Path = SMALL_VGG_PATH, device: torch.device | str
 
 def load_small_vgg_history(path: str | Path = SMALL_VGG_PATH) -> History:
     """The training history stored with the shipped small VGG."""
-    return History.from_dict(load_checkpoint(path)["history"])
+    state = _load_small_vgg_file(path)
+    if not isinstance(state.get("history"), dict):
+        raise CheckpointError(f"{path}: holds no training history (not a checkpoint written by train). {RECREATE}")
+    try:
+        return History.from_dict(state["history"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: its training history is not in the expected form ({err}). {RECREATE}") from None
 
 
 @dataclass(frozen=True)
@@ -118,7 +144,15 @@ def load_small_vgg_sweep(path: str | Path = SMALL_VGG_SWEEP_PATH) -> Sweep:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the stored sweep is missing. Recreate it with "
                                 "`python scripts/sweep_small_vgg.py` (about 15 minutes on one CPU thread).")
-    data = json.loads(path.read_text())
-    runs = {(r["variant"], float(r["lr"])): None if r["history"] is None else History.from_dict(r["history"])
-            for r in data["runs"]}
-    return Sweep(data["budget"], data["variants"], runs, data.get("versions", {}))
+    redo = "Restore the course's copy (`git checkout data/small_vgg_sweep.json`) or recreate it with " \
+           "`python scripts/sweep_small_vgg.py`."
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable sweep file (not JSON text: {type(err).__name__}). {redo}") from None
+    try:
+        runs = {(r["variant"], float(r["lr"])): None if r["history"] is None else History.from_dict(r["history"])
+                for r in data["runs"]}
+        return Sweep(data["budget"], data["variants"], runs, data.get("versions", {}))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ValueError(f"{path}: JSON, but not in the sweep's form ({type(err).__name__}: {err}). {redo}") from None

@@ -23,9 +23,10 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from course_utils.checkpoints import file_sha256  # noqa: E402
 from course_utils.data import CLASSES, ShapesDataset  # noqa: E402
 from course_utils.device import seed_everything  # noqa: E402
-from course_utils.small_vgg import RECIPE, SMALL_VGG_INPUT, SMALL_VGG_PATH, small_vgg  # noqa: E402
+from course_utils.small_vgg import RECIPE, SMALL_VGG_HASH_PATH, SMALL_VGG_INPUT, SMALL_VGG_PATH, small_vgg  # noqa: E402
 from course_utils.training import evaluate, make_optimizer, make_scheduler, save_training_checkpoint, train  # noqa: E402
 
 
@@ -73,6 +74,9 @@ def main() -> None:
         versions={"torch": str(torch.__version__), "numpy": np.__version__, "opencv": cv2.__version__},
     )
     print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
+    if args.out.resolve() == SMALL_VGG_PATH.resolve():  # the shipped file: ship its new hash with it
+        SMALL_VGG_HASH_PATH.write_text(f"{file_sha256(args.out)}  {args.out.name}\n", encoding="utf-8")
+        print(f"wrote {SMALL_VGG_HASH_PATH}: commit it with the checkpoint")
 
 
 if __name__ == "__main__":
