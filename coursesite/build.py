@@ -81,6 +81,20 @@ def local_images_only(markdown: str) -> str:
     return _REMOTE_IMAGE.sub(r"[\1](\2)", _REMOTE_BADGE.sub(r"[\1](\2)", markdown))
 
 
+_IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
+_MARKUP = re.compile(r"[`*_#>]|\[([^\]]*)\]\([^)]*\)|\{[^}]*\}")
+
+
+def figure_alt(cell, previous_markdown: str) -> str:
+    """A figure's alt text: the cell's own ``alt`` metadata if the author wrote one, else the first
+    sentence of the prose that introduces it (what the learner reads just before looking)."""
+    if cell.metadata.get("alt"):
+        return str(cell.metadata["alt"])
+    text = " ".join(_MARKUP.sub(lambda m: m.group(1) or "", previous_markdown).split())
+    sentence = re.split(r"(?<=[.!?:])\s", text, maxsplit=1)[0].rstrip(":") if text else ""
+    return f"Figure: {sentence[:240]}" if sentence else "Figure: the output of the code cell above"
+
+
 def page_notebook(nb: nbformat.NotebookNode, weights: str) -> nbformat.NotebookNode:
     """The notebook as a web page shows it: banner under the title, widgets explained, solutions linked,
     badges from other hosts turned into plain links."""
@@ -89,12 +103,18 @@ def page_notebook(nb: nbformat.NotebookNode, weights: str) -> nbformat.NotebookN
     head, _, rest = title.source.partition("\n")
     title.source = f"{head}\n\n{BANNER[weights]}\n\n{rest.lstrip()}"
     cells = []
+    prose = ""
     for cell in nb.cells:
         cells.append(cell)
         if cell.cell_type == "markdown":
             cell.source = local_images_only(cell.source)
+            prose = cell.source
         if cell.cell_type != "code":
             continue
+        if any(mime in out.get("data", {}) for out in cell.outputs for mime in _IMAGE_MIMES):
+            # myst-nb carries cell metadata mystnb.image.alt into every image of the cell's outputs
+            options = cell.metadata.setdefault("mystnb", {}).setdefault("image", {})
+            options.setdefault("alt", figure_alt(cell, prose))
         revealed = re.fullmatch(r"\s*reveal\((solution_(\w+))\)\s*;?\s*", cell.source)
         if revealed:
             # The "Show solution" button needs a kernel; on the site the answer key is a page.

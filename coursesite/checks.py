@@ -28,6 +28,7 @@ class _Page(HTMLParser):
         self.output_depth = 0  # >0 while inside a cell's output
         self.outputs = 0
         self.output_images = 0
+        self.image_alts: list[tuple[str, str | None]] = []  # (src, alt) of every <img>
         self._stack: list[bool] = []
 
     def handle_starttag(self, tag, attrs):
@@ -51,6 +52,8 @@ class _Page(HTMLParser):
         if is_output:
             self.outputs += 1
             self.output_depth += 1
+        if tag == "img":
+            self.image_alts.append((attrs.get("src") or "", attrs.get("alt")))
         if tag == "img" and self.output_depth:
             self.output_images += 1
 
@@ -120,6 +123,20 @@ def broken_links(html_dir: Path) -> list[str]:
 
 def _ids(parsed: dict, target: Path) -> set[str]:
     return (parsed.get(target) or parse(target)).ids
+
+
+_FILE_NAME = re.compile(r"(^|[/\\])[\w.-]+\.(png|jpe?g|gif|svg|webp)$|^[0-9a-f]{16,}", re.I)
+
+
+def alt_problems(html_dir: Path) -> list[str]:
+    """Every image on every page has alt text a screen reader can say: not empty, not a file name or a hash."""
+    problems = []
+    for path in pages(html_dir):
+        for src, alt in parse(path).image_alts:
+            text = (alt or "").strip()
+            if not text or _FILE_NAME.search(text) or text == src:
+                problems.append(f"{path.relative_to(html_dir)}: <img src={src!r}> has alt {alt!r}")
+    return problems
 
 
 def notebook_page_problems(html_dir: Path, notebooks: list[Path]) -> list[str]:

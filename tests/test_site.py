@@ -126,6 +126,32 @@ def test_page_notebook_puts_the_banner_under_the_title_and_links_solutions():
     assert "noise" in page_notebook(nb, STAND_IN).cells[0].source
 
 
+def test_every_figure_output_gets_alt_text_from_its_author_or_its_introduction():
+    png = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
+    figure = [nbformat.v4.new_output("display_data", data=png)]
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 09 · Demo"),
+        nbformat.v4.new_markdown_cell("Four **random** views of one photo, as `training` sees them. More text."),
+        nbformat.v4.new_code_cell("show()", outputs=figure),
+        nbformat.v4.new_code_cell("show()", outputs=figure, metadata={"alt": "A bar chart of five classes."}),
+        nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", text="1")]),
+    ])
+    page = page_notebook(nb, STAND_IN)
+    expected = "Figure: Four random views of one photo, as training sees them."
+    assert page.cells[2].metadata["mystnb"]["image"]["alt"] == expected
+    assert page.cells[3].metadata["mystnb"]["image"]["alt"] == "A bar chart of five classes."
+    assert "mystnb" not in page.cells[4].metadata
+
+
+def test_alt_problems_flags_empty_file_name_and_hash_alts(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "a.html").write_text(
+        '<img src="../_images/572c70ab.png" alt="../_images/572c70ab.png"><img src="x.png" alt="">'
+        '<img src="y.png"><img src="h.png" alt="572c70abcdef0123456789"><img src="ok.png" alt="Figure: a cat.">')
+    found = checks.alt_problems(tmp_path)
+    assert len(found) == 4 and not any("ok.png" in p for p in found), found
+
+
 def test_executed_copy_is_fresh_only_for_the_same_source_and_weights(tmp_path):
     source = tmp_path / "05_demo.ipynb"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
@@ -182,6 +208,11 @@ def test_every_notebook_has_a_page_with_outputs_figures_and_banner():
     css = "weights-standin" if weights == STAND_IN else "weights-genuine"
     for nb in NOTEBOOKS:
         assert css in (HTML_DIR / "notebooks" / f"{nb.stem}.html").read_text(), nb.name
+
+
+@built
+def test_no_image_on_the_site_has_a_file_name_for_alt_text():
+    assert checks.alt_problems(HTML_DIR) == []
 
 
 @built
