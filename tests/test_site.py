@@ -82,7 +82,7 @@ def test_notebook_page_problems_flags_pages_without_outputs_figures_or_banner(tm
 
 def test_solution_problems_flags_a_solution_without_its_section(tmp_path):
     (tmp_path / "ex").mkdir()
-    (tmp_path / "ex" / "nb04.py").write_text("def check_a(x): ...\ndef solution_a(): ...\ndef solution_b_c(): ...\n")
+    (tmp_path / "ex" / "nb03.py").write_text("def check_a(x): ...\ndef solution_a(): ...\ndef solution_b_c(): ...\n")
     site = _site(tmp_path / "html", {"solutions/03_demo.html": '<section id="solution-a">check_a</section>'})
     problems = checks.solution_problems(site, tmp_path / "ex", [Path("03_demo.ipynb")])
     assert problems == ["03_demo.html: no section for solution_b_c"]
