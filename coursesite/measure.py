@@ -26,42 +26,16 @@ from pathlib import Path
 
 import nbformat
 
-from coursesite import REPO, notebook_paths
+from coursesite import REPO, notebook_paths, plans, study_time
 from coursesite.executed import executed_path, source_sha256, weights_kind
 
 JSON_PATH = REPO / "docs" / "measurements.json"
 MD_PATH = REPO / "docs" / "measurements.md"
 
-# Workshop plans, by notebook name (numbers change when notebooks are added); the minutes
-# come from the measurements. "demo": the instructor shows it for a few minutes instead of
-# hands-on. "*" is every notebook not named elsewhere in the plan, in teaching order.
-PLANS = {
-    "Half day (3.5 hours)": {
-        "minutes": 210,
-        "before": ["setup"],  # done at home or at the door: the set-up check
-        "hands_on": ["vgg_architecture", "feature_maps", "grad_cam"],
-        "demo": ["build_vgg_by_hand", "pretrained_inference", "training_vgg", "transfer_learning",
-                 "checking_explanations"],
-    },
-    "Full day (6.5 hours of teaching, lunch not counted)": {
-        "minutes": 390,
-        "before": ["setup"],
-        "hands_on": ["vgg_architecture", "pretrained_inference", "training_vgg", "feature_maps", "grad_cam"],
-        "demo": ["build_vgg_by_hand", "transfer_learning", "checking_explanations", "beyond_vgg"],
-    },
-}
-DISCUSSION_MIN = 10  # per hands-on notebook, for its discussion questions
-DEMO_MIN = 5
-BREAK_MIN = 15  # one per 90-minute slot after the first
-
 
 def study_minutes(notebook: Path) -> int:
-    """The "Time: about N minutes" the notebook's title cell promises."""
-    title = nbformat.read(str(notebook), as_version=4).cells[0].source
-    match = re.search(r"Time:?\**:?\s*about (\d+)", title)
-    if not match:
-        raise ValueError(f"{notebook.name}: its title cell has no 'Time: about N minutes'")
-    return int(match.group(1))
+    """The study time the time model gives the notebook (``coursesite.study_time``)."""
+    return study_time.study_minutes(notebook)
 
 
 def prerequisites(notebook: Path) -> str:
@@ -122,7 +96,7 @@ def measure(notebooks: list[Path], previous: dict | None = None) -> dict:
         meta = nbformat.read(str(executed_path(nb)), as_version=4).metadata["course_site"]
         rows.append({
             "notebook": nb.stem, "seconds": meta["seconds"], "peak_rss_mb": meta["peak_rss_mb"],
-            "child_peak_rss_mb": meta.get("child_peak_rss_mb", 0), "study_minutes": study_minutes(nb),
+            "child_peak_rss_mb": meta.get("child_peak_rss_mb", 0),
             "downloads": downloads(nb), "load_before": meta["load_before"],
             "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "source_sha256": meta["source_sha256"],
         })
@@ -131,57 +105,15 @@ def measure(notebooks: list[Path], previous: dict | None = None) -> dict:
             "weights": weights, "notebooks": rows}
 
 
-def _plan_rows(plan: dict, by_name: dict) -> dict[str, list[dict]]:
-    """The plan's notebooks by part, "*" expanded; a name that is no notebook is an error."""
-    named = {n for part in ("before", "hands_on", "demo") for n in plan[part] if n != "*"}
-    unknown = named - set(by_name)
-    if unknown:
-        raise ValueError(f"PLANS names notebooks that do not exist: {sorted(unknown)}; have {sorted(by_name)}")
-    rest = [n for n in by_name if n not in named]
-    return {part: [by_name[n] for name in plan[part] for n in (rest if name == "*" else [name])]
-            for part in ("before", "hands_on", "demo")}
-
-
-def _plan_table(name: str, plan: dict, by_name: dict) -> list[str]:
-    lines = [f"### {name}", "", "| slot | what | minutes |", "|---|---|---|"]
-    total, slot_used = 0, 0
-    parts = _plan_rows(plan, by_name)
-    for row in parts["before"]:
-        what = f"`{row['notebook']}` at home or at the door (the set-up check)"
-        lines.append(f"| before | {what} | ({row['study_minutes']}) |")
-    for kind in ("hands_on", "demo"):
-        for row in parts[kind]:
-            minutes = row["study_minutes"] + DISCUSSION_MIN if kind == "hands_on" else DEMO_MIN
-            if slot_used and slot_used + minutes > 90:
-                lines.append(f"| | break | {BREAK_MIN} |")
-                total += BREAK_MIN
-                slot_used = 0
-            what = (f"`{row['notebook']}` hands-on ({row['study_minutes']} study + {DISCUSSION_MIN} discussion)"
-                    if kind == "hands_on" else f"`{row['notebook']}` as an instructor demo")
-            lines.append(f"| | {what} | {minutes} |")
-            total += minutes
-            slot_used += minutes
-    left_out = [r["notebook"] for r in by_name.values() if not any(r in p for p in parts.values())]
-    spare = plan["minutes"] - total
-    if spare < 0:
-        raise ValueError(f"{name}: the plan needs {total} minutes, {-spare} more than its {plan['minutes']}; "
-                         "move a notebook to 'demo' in coursesite/measure.py PLANS")
-    lines += [f"| | **total** | **{total}** of {plan['minutes']} ({spare} spare for questions and set-up trouble) |",
-              ""]
-    if left_out:
-        lines += [f"Not in this plan (homework): {', '.join(f'`{n}`' for n in left_out)}.", ""]
-    return lines
-
-
 def _when(rows: list[dict]) -> str:
     dates = sorted({r.get("measured", "") for r in rows} - {""})
     return dates[0] if len(dates) == 1 else f"between {dates[0]} and {dates[-1]}" if dates else "(no date)"
 
 
-def render(data: dict, plans: dict | None = None) -> str:
-    """The Markdown the guide includes: the measured table, then the plans (``PLANS`` by default)."""
-    rows = data["notebooks"]
-    by_name = {r["notebook"][3:]: r for r in rows}  # "02_vgg_architecture" -> "vgg_architecture"
+def render(data: dict, workshop_plans: tuple | None = None) -> str:
+    """The Markdown the guide includes: the measured table, then the plans (``plans.PLANS`` by default)."""
+    rows = [dict(r, study_minutes=study_minutes(REPO / "notebooks" / f"{r['notebook']}.ipynb"))
+            for r in data["notebooks"]]
     lines = [
         "<!-- Written by `make measure` (coursesite/measure.py) from docs/measurements.json. Do not edit. -->",
         "",
@@ -190,7 +122,7 @@ def render(data: dict, plans: dict | None = None) -> str:
         "*Run* is the wall time of all its cells; *peak memory* is the kernel's maximum resident set size; "
         "*largest process it started* is the peak of the biggest child process (worker processes, "
         "helpers), which needs memory of its own while it runs; "
-        "*study* is the time the notebook's title promises for reading and running it.",
+        "*study* is the course's time model applied to the notebook (see *How long a notebook takes*).",
         "",
         "| notebook | run (CPU) | peak memory | largest process it started | study | downloads (first use) |",
         "|---|---|---|---|---|---|",
@@ -215,18 +147,27 @@ def render(data: dict, plans: dict | None = None) -> str:
         "",
         "### Prerequisites, as each notebook states them",
         "",
-        *[f"- `{r['notebook']}`: {_stated_prerequisites(r['notebook'])}" for r in rows],
+        *[f"- `{r['notebook']}` requires {_required(r['notebook'])}. Its title cell: "
+          f"{_stated_prerequisites(r['notebook'])}" for r in rows],
         "",
         "## Workshop plans, from these numbers",
         "",
-        f"Each hands-on notebook gets its study time plus {DISCUSSION_MIN} minutes for its discussion questions; "
-        f"a demo notebook gets {DEMO_MIN} minutes on the projector; a {BREAK_MIN}-minute break follows each "
-        "90-minute slot. `make measure` refuses to write a plan that does not fit.",
+        f"Slots of {plans.SLOT_MINUTES} minutes with a {plans.BREAK_MINUTES}-minute break between them. A hands-on "
+        f"notebook gets its study time plus {plans.DISCUSSION_MINUTES} minutes for its discussion questions; a demo "
+        "shows the listed sections on the projector, and takes the time model's minutes for those sections. Every "
+        "notebook comes after the notebooks it requires (`coursesite/plans.py`; `make measure` and "
+        "`tests/test_plans.py` refuse a plan that breaks the order or overflows a slot).",
         "",
     ]
-    for name, plan in (PLANS if plans is None else plans).items():
-        lines += _plan_table(name, plan, by_name)
+    for plan in (plans.PLANS if workshop_plans is None else workshop_plans):
+        lines += plans.render(plan)
     return "\n".join(lines)
+
+
+def _required(stem: str) -> str:
+    names = plans.REQUIRES.get(stem[3:], ())
+    found = plans.by_name()
+    return ", ".join(f"`{found[n].stem}`" if n in found else f"`{n}`" for n in names) or "nothing"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,8 +115,9 @@ def sections(notebook: Path) -> dict[str, Effort]:
     found: dict[str, Effort] = {}
     current = "(intro)"
     for cell in _cells(notebook):
-        if cell.cell_type == "markdown" and cell.source.startswith("## "):
-            current = cell.source.splitlines()[0][3:].strip()
+        headings = [ln[3:].strip() for ln in cell.source.splitlines() if ln.startswith("## ")]
+        if cell.cell_type == "markdown" and headings:
+            current = headings[-1]  # a cell that opens a section counts towards it
         found[current] = found.get(current, Effort()) + cell_effort(cell)
     return found
 

@@ -27,7 +27,7 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TIME = re.compile(r"\*\*Time:\*\*\s+about (\d+) minutes of study\s+\(the code runs in about "
                   r"(\d+(?:\.\d+)?)\s*(?:to \d+(?:\.\d+)?\s*)?(s|seconds?|min|minutes?)\b"
                   r"[^)]*?on a 2-core(?: \w+)? CPU")
-PEAK = re.compile(r"\*\*Peak memory:\*\*\s+about (\d+(?:\.\d+)?) (GB|MB)\b[^*]*measured")
+PEAK = re.compile(r"\*\*Peak memory:\*\*\s+about (\d+(?:\.\d+)?) (GB|MB|GiB|MiB)\b[^*]*measured")
 FIELD = {name: re.compile(rf"\*\*{name}:\*\*\s*(\S[^*]*)") for name in ("Prerequisites", "Downloads")}
 
 
