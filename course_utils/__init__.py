@@ -1,6 +1,7 @@
 """Helpers for the VGGNet in PyTorch course: one small module per idea, each readable as a lesson.
 
-Which notebook teaches what (open the module to see how it is done):
+Which notebook uses what (open the module to see how it is done). The notebook column is
+computed from the notebooks' own imports by ``scripts/sync_notebooks.py``, and checked by the tests:
 
 ===================  ===========================================================  ========
 module               idea                                                         notebook
@@ -15,6 +16,7 @@ layer_names          the paper's layer names <-> PyTorch's module names         
 counting             Table 1, parameters, multiply-adds and memory per layer      01
 receptive_field      receptive fields by formula and measured by gradient         01
 inference            run a model on images: batches, eval mode, top-k             03
+dense                VGG as a fully convolutional network: dense evaluation       05
 benchmark            timing that synchronises the device                          03, 09
 data                 the procedural shapes dataset with masks                     04, 05, 07, 08
 training             the training loop, History, resumable checkpoints            04, 05
@@ -26,6 +28,8 @@ widgets              the ipywidgets explorers                                   
 gradcam              CAM methods, one small module each                           07, 08
 zoo                  VGG against later architectures                              09
 distributed          data-parallel training with torchrun                         10
+ddp_diagram          data parallelism as a picture: replicas and one all-reduce   10
+torch_features       what the course needs from PyTorch, and whether it is there  00
 exercises            the checks and solutions of every notebook's exercises       all
 ===================  ===========================================================  ========
 """

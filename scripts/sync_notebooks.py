@@ -162,6 +162,38 @@ def readme_table(paths: list[Path]) -> str:
     return "\n".join(lines)
 
 
+INDEX_ROW = re.compile(r"^(\w+)( +)(.+?)( {2,})(\S.*)$")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The course_utils modules a notebook's code imports (top-level names: ``gradcam`` for its parts)."""
+    code = "\n".join(c.source for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code")
+    found = set(re.findall(r"(?:from|import)\s+course_utils\.(\w+)", code))
+    for names in re.findall(r"from\s+course_utils\s+import\s+\(?([\w\s,]+)\)?", code):
+        found |= {n.split()[0] for n in names.split(",") if n.strip()}  # "distributed as D" -> distributed
+    return found
+
+
+def synced_index(text: str, paths: list[Path]) -> str:
+    """course_utils/__init__.py with its table's notebook column computed from the notebooks' imports."""
+    users = {}
+    for p in paths:
+        for module in imported_modules(p):
+            users.setdefault(module, []).append(p.stem[:2])
+    lines, out, in_table = text.splitlines(), [], 0
+    for line in lines:
+        if line.startswith("====="):
+            in_table += 1
+        match = INDEX_ROW.match(line) if in_table == 2 else None
+        if match and match.group(1) != "module":
+            module, idea = match.group(1), match.group(3)
+            numbers = users.get(module, [])
+            column = "all" if len(numbers) == len(paths) else ", ".join(numbers) or "(none)"
+            line = f"{module:<21}{idea:<61}{column}".rstrip()
+        out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 README_TABLE = re.compile(r"(## The notebooks\n\n)\| # \|.*?\n(?=\n)", re.S)
 
 
@@ -211,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     readme = REPO / "README.md"
     readme_text = readme.read_text(encoding="utf-8")
     new_readme = synced_readme(readme_text, paths) if course else readme_text
+    index = REPO / "course_utils" / "__init__.py"
+    index_text = index.read_text(encoding="utf-8")
+    new_index = synced_index(index_text, paths) if course else index_text
     guide_text = measure.MD_PATH.read_text(encoding="utf-8") if measure.MD_PATH.is_file() else ""
     new_guide = guide_text
     if course and measure.JSON_PATH.is_file():  # the guide's tables and plans, from the same numbers
@@ -223,12 +258,16 @@ def main(argv: list[str] | None = None) -> int:
         if new_readme != readme_text:
             readme.write_text(new_readme, encoding="utf-8")
             print("updated README.md (the notebooks table)")
+        if new_index != index_text:
+            index.write_text(new_index, encoding="utf-8")
+            print("updated course_utils/__init__.py (which notebook uses each module)")
         if new_guide != guide_text:
             measure.MD_PATH.write_text(new_guide, encoding="utf-8")
             print(f"updated {measure.MD_PATH.relative_to(REPO)} (the guide's tables and plans)")
         return 0
     stale_names = ([p.name for p in stale] + (["README.md"] if new_readme != readme_text else [])
-                   + ([measure.MD_PATH.name] if new_guide != guide_text else []))
+                   + ([measure.MD_PATH.name] if new_guide != guide_text else [])
+                   + (["course_utils/__init__.py"] if new_index != index_text else []))
     if stale_names:
         print("out of date (run `python scripts/sync_notebooks.py`): " + ", ".join(stale_names))
         return 1
