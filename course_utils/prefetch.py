@@ -26,7 +26,7 @@ def prefetch(progress: bool = True) -> bool:
         if status.state == "mismatch":
             print(f"replacing {status.file_name}: it does not match its hash (stand-in or corrupted)")
             status.path.unlink()
-        print(f"fetching  {status.file_name} (about {status.approx_mb:.0f} MB) into {status.path.parent}")
+        print(f"fetching  {status.file_name} (about {status.approx_mb:.0f} MiB) into {status.path.parent}")
         try:
             w = get_weights(arch, name)
             torch.hub.load_state_dict_from_url(w.url, progress=progress, check_hash=True, weights_only=True)

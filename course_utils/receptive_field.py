@@ -80,19 +80,24 @@ def _linearised(layers: list[nn.Module]) -> nn.Sequential:
     return nn.Sequential(*out).double()
 
 
-def gradient_footprint(layers, size: int = 64) -> torch.Tensor:
-    """Which input pixels reach the centre cell of ``layers``' output: a (size, size) map.
+def gradient_footprint(layers, size: int = 64, cell: tuple[int, int] | None = None) -> torch.Tensor:
+    """Which input pixels reach one cell of ``layers``' output: a (size, size) map.
 
-    The value is d(centre output) / d(input) through a linearised copy of the stack,
-    so its non-zero area is exactly the receptive field, and its shape (peaked in the
-    middle) shows that central pixels reach the cell along many more paths.
+    The value is d(cell) / d(input) through a linearised copy of the stack, so its
+    non-zero area is exactly the part of the receptive field inside the image, and its
+    shape (peaked in the middle) shows that central pixels reach the cell along many
+    more paths. ``cell`` is (row, column) in the output map; the default is its centre.
     """
     net = _linearised(list(layers))
     x = torch.ones(1, 1, size, size, dtype=torch.float64, requires_grad=True)
     y = net(x)
-    if y.shape[-1] < 1 or y.shape[-2] < 1:
+    rows, cols = y.shape[-2:]
+    if rows < 1 or cols < 1:
         raise ValueError(f"an input of {size}x{size} is too small for these layers; use a bigger size.")
-    y[0, 0, y.shape[-2] // 2, y.shape[-1] // 2].backward()
+    row, col = cell if cell is not None else (rows // 2, cols // 2)
+    if not (0 <= row < rows and 0 <= col < cols):
+        raise ValueError(f"cell {cell} is outside the {rows}x{cols} output map; rows and columns count from 0.")
+    y[0, 0, row, col].backward()
     return x.grad[0, 0].detach()
 
 

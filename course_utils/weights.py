@@ -134,7 +134,7 @@ def weights_status(arch: str, weights: str | WeightsEnum = "DEFAULT") -> Weights
 def _offline_message(status: WeightsStatus, reason: str) -> str:
     return (
         f"Cannot load the pretrained {status.arch} weights: {reason}.\n"
-        f"  file:   {status.file_name} (about {status.approx_mb:.0f} MB)\n"
+        f"  file:   {status.file_name} (about {status.approx_mb:.0f} MiB)\n"
         f"  goes in: {status.path.parent}\n"
         "Fix: with a network, run `make prefetch` (or `python -m course_utils.prefetch`) once;\n"
         "or copy the file from a machine that has it into that folder (set TORCH_HOME to move it)."

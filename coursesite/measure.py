@@ -128,7 +128,7 @@ def render(data: dict, workshop_plans: tuple | None = None) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        dl = ", ".join(f"`{d['file']}` ({d['mb']} MB)" for d in r["downloads"]) or "none"
+        dl = ", ".join(f"`{d['file']}` ({d['mb']} MiB)" for d in r["downloads"]) or "none"
         child = f"{r['child_peak_rss_mb']:,} MiB" if r.get("child_peak_rss_mb") else "none"
         lines.append(f"| `{r['notebook']}` | {r['seconds']:.0f} s | {r['peak_rss_mb']:,} MiB | {child} | "
                      f"{r['study_minutes']} min | {dl} |")
@@ -140,7 +140,7 @@ def render(data: dict, workshop_plans: tuple | None = None) -> str:
         "",
         f"All notebooks together: {total_run / 60:.1f} minutes of running, {sum(r['study_minutes'] for r in rows)} "
         f"minutes of study. The most memory: `{peak['notebook']}`, {peak['peak_rss_mb']:,} MiB. Downloads for the "
-        f"whole course: {sum(files.values()):,} MB in {len(files)} files (`make prefetch`). The machine's load "
+        f"whole course: {sum(files.values()):,} MiB in {len(files)} files (`make prefetch`). The machine's load "
         f"average before each notebook ranged {min(loads):.1f} to {max(loads):.1f}"
         + (f" (above the {os.cpu_count()} cores: other work competed, so the times are pessimistic)."
            if max(loads) > (os.cpu_count() or 1) else " (an idle machine)."),

@@ -114,8 +114,8 @@ PLANS: tuple[Plan, ...] = (
          slots=((("hands_on", "pytorch_essentials"),),
                 (("hands_on", "vgg_architecture"), ("demo", "build_vgg_by_hand")),
                 LUNCH,
-                (("hands_on", "pretrained_inference"), ("demo", "training_vgg")),
-                (("demo", "feature_maps"), ("hands_on", "grad_cam")))),
+                (("hands_on", "pretrained_inference"), ("demo", "training_vgg"), ("demo", "transfer_learning")),
+                (("demo", "feature_maps"), ("hands_on", "grad_cam"), ("demo", "checking_explanations")))),
 )
 
 

@@ -155,7 +155,7 @@ def readme_table(paths: list[Path]) -> str:
         name, row = p.stem[3:], measurement(p.stem)
         needs = ", ".join(numbers.get(n, f"({n})") for n in plans.REQUIRES.get(name, ())) or "none"
         peak = mib(row["peak_rss_mb"]) if row else "not measured yet"
-        files = "; ".join(f"`{d['file']}` ({d['mb']} MB)" for d in downloads(p))
+        files = "; ".join(f"`{d['file']}` ({d['mb']} MiB)" for d in downloads(p))
         lines.append(f"| {p.stem[:2]} | `{p.stem}` | {knows.get(name, '(say what it teaches in coursesite/plans.py)')} "
                      f"| about {study_time.study_minutes(p)} min | {needs} | {peak} | "
                      f"{files + ' (once; `make prefetch`)' if files else 'none'} |")

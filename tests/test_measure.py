@@ -22,7 +22,7 @@ def test_render_puts_every_measured_number_in_the_table():
     text = render(_data(), workshop_plans=())
     study = study_minutes(REPO / "notebooks" / "02_vgg_architecture.ipynb")
     assert f"| `02_vgg_architecture` | 13 s | 1,100 MiB | none | {study} min | none |" in text
-    assert "`vgg16-397923af.pth` (528 MB)" in text
+    assert "`vgg16-397923af.pth` (528 MiB)" in text
     assert "The most memory: `03_build_vgg_by_hand`, 1,200 MiB" in text
 
 

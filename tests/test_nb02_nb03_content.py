@@ -1,12 +1,15 @@
 """Notebooks 02 and 03: the mechanics they show by hand, and the claims nbval alone cannot pin.
 
-* 01 computes one conv layer's multiply-adds as H x W x C_in x k² x C_out and walks the
+* 02 computes one conv layer's multiply-adds as H x W x C_in x k² x C_out and walks the
   receptive-field recurrence by hand before trusting ``layer_table`` and ``receptive_fields``.
   Here the same first-principles formulas are checked against the helpers on every layer of
   VGG16 and VGG19, so a helper that drifts from the formula the notebook teaches fails.
-* 01's batch-norm count is pinned to torchvision's own metadata (a different code path).
-* The paper's protocol (01) and initialisation story (02) stay stated, and 02 warns about the
-  528 MB download, a number checked against ``weights.meta`` here.
+* The batch-norm count is pinned to torchvision's own metadata (a different code path).
+* 02's relu5_3 coverage (a 196-pixel window clipped to the image: 77% at best, 22% at a corner,
+  47% on average) is recomputed here from gradients of every cell of one row, and 02 gives the
+  Grad-CAM paper's own reason for the layer, not the receptive field.
+* The paper's protocol (02) and initialisation story (03) stay stated, both name notebook 01 for
+  the PyTorch they use, and 03 warns about the 528 MiB download, checked against ``weights.meta``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from torch import nn
 
 from course_utils.architecture import CONFIGS, build_vgg
 from course_utils.counting import count_parameters, layer_table
-from course_utils.receptive_field import receptive_fields
+from course_utils.receptive_field import gradient_footprint, receptive_fields
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -44,7 +47,7 @@ def _meta_vgg(name: str, **kwargs) -> nn.Module:
 
 
 @pytest.mark.parametrize("name", ["vgg16", "vgg19"])
-def test_conv_multiply_adds_follow_the_formula_taught_in_01(name: str) -> None:
+def test_conv_multiply_adds_follow_the_formula_taught_in_02(name: str) -> None:
     model = _meta_vgg(name)
     table = layer_table(model, (3, 224, 224))
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
@@ -57,7 +60,7 @@ def test_conv_multiply_adds_follow_the_formula_taught_in_01(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["vgg11", "vgg16", "vgg19"])
-def test_receptive_field_recurrence_taught_in_01(name: str) -> None:
+def test_receptive_field_recurrence_taught_in_02(name: str) -> None:
     model = _meta_vgg(name)
     rf, jump, by_hand = 1, 1, []
     for layer in model.features:
@@ -78,25 +81,70 @@ def test_batch_norm_parameter_count_matches_torchvision_metadata() -> None:
     assert extra == meta["vgg16_bn"] - meta["vgg16"] == 2 * sum(c for c in CONFIGS["D"] if c != "M")
 
 
-def test_01_describes_the_papers_protocol_and_times_through_time_it() -> None:
-    prose = _text("01", "markdown")
+def test_02_describes_the_papers_protocol_and_times_through_time_it() -> None:
+    prose = _text("02", "markdown")
     for needle in ("scale jittering", "[256, 512]", "multi-scale testing", "multi-crop", "Dense", "A-LRN",
-                   "Table 3", "Table 5", "Notebook 04"):
+                   "Table 3", "Table 5", "Notebook 05"):
         assert needle in prose, f"notebook 02 should mention {needle!r} (the paper's protocol, Sec. 3-4)"
-    code = _text("01", "code")
+    code = _text("02", "code")
     assert "perf_counter" not in code, "time with course_utils.benchmark.time_it: it synchronises a GPU"
     assert "time_it(" in code
 
 
-def test_02_says_how_the_paper_really_initialised() -> None:
-    prose = _text("02", "markdown")
-    for needle in ("configuration A", "Glorot & Bengio (2010)", "10⁻² variance", "not** how the paper trained D"):
+def test_03_says_how_the_paper_really_initialised() -> None:
+    prose = _text("03", "markdown")
+    for needle in ("configuration A", "Glorot & Bengio (2010)", "10⁻² variance", "not** how the paper trained D",
+                   "the intermediate layers were initialised randomly", "Krizhevsky et al. 2012, Sec. 5"):
         assert needle in prose, f"notebook 03's initialisation section should say {needle!r} (paper, Sec. 3.1)"
 
 
-def test_02_warns_about_the_vgg16_download_with_the_right_size() -> None:
-    size_mb = round(torchvision.models.get_model_weights("vgg16").DEFAULT.meta["_file_size"])
-    header = _text("02", "markdown").split("## 1.")[0]
-    assert re.search(rf"\*\*Downloads:\*\*[^\n]*\*\*{size_mb} MB\*\*", header), "02's header must warn of the download"
-    section_8 = _text("02", "markdown").split("## 8.")[1]
-    assert f"**{size_mb} MB**" in section_8.split("##")[0], "warn right before the cell that downloads VGG16"
+def test_03_warns_about_the_vgg16_download_in_mib_and_mb() -> None:
+    """torchvision's ``_file_size`` is in MiB (527.8 for VGG16, = 553 MB): say which unit."""
+    mib = torchvision.models.get_model_weights("vgg16").DEFAULT.meta["_file_size"]
+    size = rf"\*\*{round(mib)} MiB\*\* \({round(mib * 2**20 / 1e6)} MB\)"
+    header = _text("03", "markdown").split("## 1.")[0]
+    assert re.search(rf"\*\*Downloads:\*\*[^\n]*{size}", header), "03's header must warn of the download"
+    section_8 = _text("03", "markdown").split("## 8.")[1]
+    assert re.search(size, section_8.split("##")[0]), "warn right before the cell that downloads VGG16"
+
+
+@pytest.mark.parametrize("prefix, needles", [
+    ("02", ("notebook 01", "`meta` device", "autograd")),
+    ("03", ("notebook 01", "`state_dict`", "Learn the Basics")),
+])
+def test_the_header_names_notebook_01_for_the_pytorch(prefix: str, needles: tuple[str, ...]) -> None:
+    prerequisites = _text(prefix, "markdown").split("**Prerequisites:**")[1].split("**Time:**")[0]
+    for needle in needles:
+        assert needle in prerequisites, f"notebook {prefix}'s Prerequisites should name {needle!r}"
+
+
+def test_02_explains_flop_counter_mode_before_using_it() -> None:
+    cells = json.loads(_notebook("02").read_text())["cells"]
+    first = next(i for i, c in enumerate(cells)
+                 if c["cell_type"] == "code" and "FlopCounterMode(" in "".join(c["source"]))
+    before = "\n".join("".join(c["source"]) for c in cells[:first] if c["cell_type"] == "markdown")
+    assert "`torch.utils.flop_counter.FlopCounterMode`" in before and "**two**" in before
+
+
+def test_relu5_3_coverage_measured_cell_by_cell() -> None:
+    """Every cell of one row of relu5_3, by gradient: the 2D shares 02 prints are products of these rows."""
+    layers = list(_meta_vgg("vgg16").features[:30])  # up to relu5_3
+    side = 224
+    rows = [int((gradient_footprint(layers, size=side, cell=(0, j)) != 0).any(dim=0).sum()) for j in range(14)]
+    assert rows[6] == rows[7] == receptive_fields(_meta_vgg("vgg16"))["relu5_3"] == 196
+    share = torch.tensor(rows, dtype=torch.float64)
+    share = share[:, None] * share[None, :] / side**2
+    assert (round(share.max().item(), 2), round(share[0, 0].item(), 2), round(share.mean().item(), 2)) == (
+        0.77, 0.22, 0.47)
+
+
+def test_gradient_footprint_refuses_a_cell_outside_the_map() -> None:
+    with pytest.raises(ValueError, match="outside the 14x14 output map"):
+        gradient_footprint(list(_meta_vgg("vgg16").features[:30]), size=224, cell=(14, 0))
+
+
+def test_02_gives_the_grad_cam_papers_reason_for_the_last_conv_layer() -> None:
+    prose = _text("02", "markdown")
+    assert "arXiv:1610.02391" in prose
+    assert ("best compromise between high-level semantics and detailed spatial information" in prose)
+    assert "sees nearly the whole" not in _text("02")

@@ -74,7 +74,7 @@ def test_offline_without_cache_names_file_size_folder_and_fix(empty_torch_home):
     with pytest.raises(WeightsUnavailableError) as info:
         load_pretrained("vgg16", device="cpu")
     msg = str(info.value)
-    assert "vgg16-397923af.pth" in msg and "528 MB" in msg
+    assert "vgg16-397923af.pth" in msg and "528 MiB" in msg
     assert str(empty_torch_home / "hub" / "checkpoints") in msg
     assert "make prefetch" in msg
     assert "Temporary failure in name resolution" in msg  # the cause, in one line

@@ -13,6 +13,28 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from course_utils.exercises import number_check, report
 
+HINTS = {
+    "layers_for_11x11": (
+        "One 3x3 layer sees 3x3, and each further stride-1 3x3 layer widens the view by 2 pixels "
+        "(section 3): `stacked_receptive_field(n)` is 1 + 2 x n.",
+        "Solve 1 + 2 x n = 11 for n, or count up: `n = 1`, then `n += 1` while "
+        "`stacked_receptive_field(n) < 11`.",
+    ),
+    "fc_share": (
+        "Count VGG16 with `layer_table` on the meta device, as in section 4: `table.split()` separates the "
+        "convolutions (\"conv\") from the fully connected layers (\"fc\"), and `table.params` is the total.",
+        "Build `vgg16` on the meta device (`with torch.device(\"meta\"):`), make `table = layer_table(vgg16)`, "
+        "then divide the \"params\" of `table.split()[\"fc\"]` by `table.params`.",
+    ),
+    "gmacs_at_112": (
+        "`layer_table(model, (3, 112, 112))` counts for another input size, and its `.gmacs` is the total in "
+        "billions. Predict first: which layers see the same input whatever the image size?",
+        "The convolutions do a quarter of their 224x224 work, but `AdaptiveAvgPool2d` always hands fc6 a "
+        "7x7 map, so fc6-fc8 cost the same. Count it: a `layer_table` of VGG16 (built on the meta device) "
+        "for `(3, 112, 112)`, and its `.gmacs`.",
+    ),
+}
+
 # --- Exercise 1: how many 3x3 layers see as much as AlexNet's 11x11? --------------------
 
 
@@ -23,9 +45,10 @@ def check_layers_for_11x11(n: int) -> bool:
         return report(False, "you need at least one layer.")
     rf = 1 + 2 * n  # one pixel, and each 3x3 stride-1 layer widens the view by one pixel on each side
     if rf < 11:
-        return report(False, f"{n} stacked 3x3 layers see only {rf}x{rf}. Each layer adds 2 pixels.")
+        return report(False, f"{n} stacked 3x3 layers see only {rf}x{rf}. Each layer adds 2 pixels.", hint=1)
     if rf > 11:
-        return report(False, f"{n} stacked 3x3 layers see {rf}x{rf}, more than 11x11. Each layer adds 2 pixels.")
+        return report(False, f"{n} stacked 3x3 layers see {rf}x{rf}, more than 11x11. Each layer adds 2 pixels.",
+                      hint=1)
     return report(True, f"{n} layers: 1 + {n} x 2 = {rf}.")
 
 
@@ -63,9 +86,9 @@ def check_fc_share(value: float) -> bool:
     if abs(value - expected) < 0.002:
         return report(True, f"the FC layers hold {expected:.1%} of VGG16's {total:,} parameters.")
     if abs(value - _FC6 / total) < 0.002:
-        return report(False, "that is fc6 alone; add fc7 and fc8.")
+        return report(False, "that is fc6 alone; add fc7 and fc8.", hint=1)
     return report(False, f"{value:.3f} is not it. Sum the params of the rows whose kind is 'fc' "
-                         "(or use table.split()) and divide by table.params.")
+                         "(or use table.split()) and divide by table.params.", hint=2)
 
 
 def solution_fc_share():
@@ -102,10 +125,10 @@ def check_gmacs_at_112(value: float) -> bool:
                             "but the FC layers cost the same, because the adaptive pool always gives them 7x7.")
     if abs(value - quarter) <= 0.005 * quarter:
         return report(False, "a quarter of the 224x224 figure assumes every layer shrinks. "
-                             "Which layers see the same input size whatever the image size?")
+                             "Which layers see the same input size whatever the image size?", hint=2)
     if value > 1000:
         return report(False, f"{value:,.0f} looks like a raw count; give it in billions (divide by 1e9).")
-    return report(False, f"{value:.3f} is not it. Try layer_table(model, (3, 112, 112)).gmacs.")
+    return report(False, f"{value:.3f} is not it. Try layer_table(model, (3, 112, 112)).gmacs.", hint=1)
 
 
 def solution_gmacs_at_112():

@@ -1,10 +1,12 @@
 """Exercises for notebook 03 (build VGG by hand): VGG13 and configuration C.
 
-A model passes when it has the reference's ``state_dict`` (same names, same shapes)
-AND gives the reference's logits once the reference is loaded with the learner's own
-weights: the same test the notebook uses to prove the hand-built VGG16 is
-torchvision's. The references are torchvision's models, never the course's
-``build_vgg``, so a bug shared by the solution and the course code cannot pass.
+A model passes when it has the reference's ``state_dict`` (same names, same shapes),
+the reference's weightless layers in the same places (the kind of pooling, dropout
+with the paper's p = 0.5: eval-mode logits cannot see dropout at all), AND gives the
+reference's logits once the reference is loaded with the learner's own weights: the
+same test the notebook uses to prove the hand-built VGG16 is torchvision's. The
+references are torchvision's models, never the course's ``build_vgg``, so a bug
+shared by the solution and the course code cannot pass.
 """
 
 from __future__ import annotations
@@ -19,12 +21,30 @@ from course_utils.architecture import VGG, make_features
 from course_utils.exercises import call_safely, not_attempted, report
 from course_utils.layer_names import paper_names
 
+HINTS = {
+    "vgg13": (
+        "Only the configuration list changes: start from section 1's `cfg_d` and look at Table 1. In D, "
+        "blocks 3 to 5 have three convolutions; in B every block has two. Keep your `VGG` class as it is.",
+        "`cfg_b = [64, 64, \"M\", 128, 128, \"M\", 256, 256, \"M\", ...]` (two numbers, then \"M\", for "
+        "each of the five blocks), then `answer = VGG(make_features(cfg_b))`. The classifier stays section 6's: "
+        "`AdaptiveAvgPool2d((7, 7))`, then Linear, ReLU, Dropout(p=0.5) twice, then Linear.",
+    ),
+    "config_c": (
+        "`make_features` reads an item `(channels, 1)` as a 1x1 convolution with `padding = 1 // 2 = 0`. "
+        "Which items of `cfg_d` are the third convolution of blocks 3, 4 and 5?",
+        "Copy `cfg_d` and replace the last number before the 3rd, 4th and 5th \"M\" with `(256, 1)`, "
+        "`(512, 1)` and `(512, 1)`; then `answer = VGG(make_features(cfg_c))`.",
+    ),
+}
+
 # The solutions call `make_features` and `VGG`. Here they are the packaged ones; in the
 # notebook the revealed code runs with the learner's own hand-built functions of the
 # same names, which take the same arguments.
 NOTEBOOK_DEFINES = ("VGG", "make_features")
 
-_PROBE_SIZE = 32  # the smallest input VGG accepts; the adaptive pool makes it enough
+# 64x64 leaves pool5 at 2x2, so AdaptiveAvgPool2d((7, 7)) really averages (at 32x32 pool5 is 1x1 and
+# an AdaptiveMaxPool2d gives the same logits). Small enough to stay quick on a CPU.
+_PROBE_SIZE = 64
 
 
 def _structure_problem(answer: nn.Module, reference: nn.Module) -> str | None:
@@ -46,6 +66,31 @@ def _structure_problem(answer: nn.Module, reference: nn.Module) -> str | None:
     for k, shape in theirs.items():
         if mine[k] != shape:
             return f"{k} has shape {mine[k]}, the reference has {shape}. Check that layer's channel counts."
+    return None
+
+
+def _layer_problem(answer: nn.Module, reference: nn.Module) -> str | None:
+    """Weightless layers out of place or of the wrong kind, or dropout with the wrong p, or None.
+
+    The state_dict cannot see layers without weights, and eval-mode logits cannot see
+    dropout: a ``Dropout(p=0.2)``, or one placed before the ReLU, gives the same logits.
+    """
+    mine = dict(answer.named_modules())
+    for name, theirs in reference.named_modules():
+        if not name or isinstance(theirs, nn.Sequential):
+            continue
+        got = mine.get(name)
+        if type(got) is not type(theirs):
+            found = type(got).__name__ if got is not None else "missing"
+            in_features = name.startswith("features")
+            layout = ("a conv block per number (Conv2d, ReLU), a MaxPool2d(2, 2) per \"M\"" if in_features
+                      else "AdaptiveAvgPool2d((7, 7)), then Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear")
+            return f"{name} is {found}, where torchvision has {theirs!r}. Keep the lesson's layout: {layout}."
+        if isinstance(theirs, nn.Dropout) and got.p != theirs.p:
+            return (f"{name} is Dropout(p={got.p}); the paper (Sec. 3.1) and torchvision drop with p={theirs.p}. "
+                    "Dropout is off in eval(), so the logits alone could not tell.")
+        if isinstance(theirs, nn.AdaptiveAvgPool2d) and got.output_size != theirs.output_size:
+            return f"{name} gives {got.output_size}; the classifier expects {theirs.output_size}."
     return None
 
 
@@ -81,7 +126,7 @@ def _logits_problem(answer: nn.Module, reference: nn.Module) -> str | None:
     return None
 
 
-def _check_model(answer, make_reference: Callable[[], nn.Module], what: str) -> bool:
+def _check_model(answer, make_reference: Callable[[], nn.Module], what: str, layer_hint: int | None = None) -> bool:
     if answer is None:
         return not_attempted()
     if not isinstance(answer, nn.Module):
@@ -89,6 +134,10 @@ def _check_model(answer, make_reference: Callable[[], nn.Module], what: str) -> 
     with torch.device("meta"):
         reference = make_reference()
     problem = _structure_problem(answer, reference)
+    if not problem:
+        problem, _ = call_safely(_layer_problem, answer, reference, doing="comparing your layers")
+        if problem:
+            return report(False, problem, hint=layer_hint)
     if not problem and any(p.is_meta for p in answer.parameters()):
         problem = "your model is on the 'meta' device (shapes only); build it on the CPU to run it."
     problem = problem or _logits_problem(answer, reference)
@@ -103,7 +152,7 @@ def _check_model(answer, make_reference: Callable[[], nn.Module], what: str) -> 
 def check_vgg13(answer) -> bool:
     """``answer``: a hand-built VGG13 that matches ``torchvision.models.vgg13``."""
     return _check_model(answer, lambda: torchvision.models.vgg13(weights=None, init_weights=False),
-                        "torchvision's VGG13")
+                        "torchvision's VGG13", layer_hint=2)
 
 
 def solution_vgg13():
@@ -137,7 +186,8 @@ def check_config_c(answer) -> bool:
     if isinstance(answer, nn.Module):
         wrong, _ = call_safely(_not_1x1, answer)  # an unusual model: let the state_dict comparison explain
         if wrong:
-            return report(False, f"{', '.join(wrong)} should be 1x1 convolutions (kernel_size=1, padding=0).")
+            return report(False, f"{', '.join(wrong)} should be 1x1 convolutions (kernel_size=1, padding=0).",
+                          hint=1)
     return _check_model(answer, _config_c_reference, "configuration C")
 
 

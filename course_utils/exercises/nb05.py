@@ -1,144 +1,91 @@
-"""Exercises for notebook 04 (pretrained inference): preprocessing, OpenCV input, eval mode.
+"""Exercises for notebook 05 (inference in depth): a prediction that train mode cannot fool, and fc6 as a convolution.
 
-The reference preprocessing is torchvision's own ``weights.transforms()`` applied to
-the photo as PIL decodes it; the solutions write it by hand or start from OpenCV.
+The safe-prediction check starts the learner's function from both modes, ``train()`` and
+``eval()``, and compares its output with the model's eval-mode probabilities worked out
+layer by layer (the dropout layer skipped). The convolution check applies the Linear layer
+to every window of a larger input, one window at a time.
 """
 
 from __future__ import annotations
 
-import cv2
 import torch
 from torch import nn
 
 from course_utils.exercises import call_safely, not_attempted, report
-from course_utils.images import load_image, shipped_images
-from course_utils.weights import get_weights
+
+HINTS = {
+    "safe_predict": (
+        "Three pieces: `model.eval()` turns dropout off, `torch.inference_mode()` stops autograd tracking, and "
+        "`model.training` (True or False) is the mode to give back when you are done.",
+        "`was_training = model.training`, then `model.eval()`; run `model(x).softmax(dim=1)` inside "
+        "`with torch.inference_mode():`; finally `model.train(was_training)` (in a `try` / `finally`, so that the "
+        "mode comes back even if the forward raises). Not `model.train()`: that is right only for a model that "
+        "started in train mode.",
+    ),
+    "linear_to_conv": (
+        "`nn.Conv2d(in_channels, linear.out_features, kernel_size)` has a weight of shape (out, in_channels, k, k); "
+        "the Linear layer's weight, (out, in_channels * k * k), holds the same numbers in `flatten`'s order.",
+        "Inside `with torch.no_grad():`, `conv.weight.copy_(linear.weight.view(out, in_channels, k, k))` and "
+        "`conv.bias.copy_(linear.bias)`; then return the convolution.",
+    ),
+}
 
 
-def _cat_path():
-    return shipped_images()["cat"]
-
-
-def _reference_tensor() -> torch.Tensor:
-    """The cat photo through torchvision's own VGG11 preprocessing."""
-    return get_weights("vgg11").transforms()(load_image(_cat_path()))
-
-
-# --- Exercise 1: write weights.transforms() by hand ---------------------------------------
-
-def check_transform(answer) -> bool:
-    """``answer``: a torchvision transform (PIL image -> tensor) equal to VGG11's own preprocessing."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, "your answer should be a transform you can call on a PIL image, "
-                             f"got {type(answer).__name__}.")
-    out, err = call_safely(answer, load_image(_cat_path()))
-    if err:
-        return report(False, err)
-    if not isinstance(out, torch.Tensor):
-        return report(False, f"the transform must return a tensor, it returned {type(out).__name__}. "
-                             "Did you forget ToTensor()?")
-    expected = _reference_tensor()
-    if out.shape != expected.shape:
-        return report(False, f"the output has shape {tuple(out.shape)}, expected {tuple(expected.shape)}: "
-                             "resize the short side to 256, then centre-crop 224.")
-    if out.min() >= 0 and out.max() <= 1:
-        return report(False, "the values are all in [0, 1]: add Normalize with the ImageNet mean and std.")
-    diff = (out - expected).abs().max().item()
-    if not diff <= 1e-3:  # written so that NaN fails too
-        return report(False, f"the output differs from weights.transforms() by up to {diff:.3f}. "
-                             "Check the order: Resize(256), CenterCrop(224), ToTensor(), Normalize.")
-    return report(True, f"your transform matches weights.transforms() (largest difference {diff:.1e}).")
-
-
-def solution_transform():
-    """Resize the short side, crop the centre, scale to [0, 1], normalise."""
-    from torchvision import transforms as T
-
-    from course_utils.images import IMAGENET_MEAN, IMAGENET_STD
-
-    answer = T.Compose([
-        T.Resize(256),           # short side to 256, aspect ratio kept
-        T.CenterCrop(224),       # the central 224 x 224
-        T.ToTensor(),            # (3, H, W) floats in [0, 1]
-        T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
-    return answer
-
-
-# --- Exercise 2: feed an OpenCV image correctly ---------------------------------------------
-
-def check_bgr_to_tensor(answer) -> bool:
-    """``answer``: a function from a ``cv2.imread`` array (H, W, 3 uint8, BGR) to the model's input tensor."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function taking a NumPy array, got {type(answer).__name__}.")
-    bgr = cv2.imread(str(_cat_path()))
-    out, err = call_safely(answer, bgr.copy())
-    if err:
-        return report(False, err)
-    expected = _reference_tensor()
-    if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        return report(False, f"expected a tensor of shape {tuple(expected.shape)}, got {got}.")
-    error = (out - expected).abs().mean().item()
-    swapped = (out.flip(0) - expected).abs().mean().item()
-    if swapped < error:
-        return report(False, "the red and blue channels are swapped: OpenCV gives B, G, R; the model wants R, G, B.")
-    if not error <= 0.02:  # written so that NaN fails too
-        return report(False, f"the tensor differs from the reference by {error:.3f} on average. "
-                             "Resize 256, crop 224, and normalise with the ImageNet mean and std.")
-    return report(True, f"channel order and preprocessing are right (mean difference {error:.4f}).")
-
-
-def solution_bgr_to_tensor():
-    """Swap BGR to RGB, make a PIL image, then use the weights' own transforms."""
-    import cv2
-    from PIL import Image
-
-    from course_utils.weights import get_weights
-
-    def answer(bgr):
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)   # or bgr[:, :, ::-1]
-        return get_weights("vgg11").transforms()(Image.fromarray(rgb))
-    return answer
-
-
-# --- Exercise 3: a prediction function that cannot be fooled by train mode -------------------
+# --- Exercise 1: a prediction function that cannot be fooled by train mode -------------------
 
 def _dropout_model() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 4))
 
 
+def _eval_probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's softmax with dropout off, worked out layer by layer: the Dropout (``model[2]``) skipped."""
+    with torch.no_grad():
+        return model[3](model[1](model[0](x))).softmax(dim=1)
+
+
 def check_safe_predict(answer) -> bool:
-    """``answer``: ``f(model, x) -> probabilities``, deterministic even if the model was left in train mode."""
+    """``answer``: ``f(model, x) -> probabilities``: the eval-mode ones from either mode, the mode given back."""
     if answer is None:
         return not_attempted()
     if not callable(answer):
         return report(False, f"your answer should be a function f(model, x), got {type(answer).__name__}.")
     model = _dropout_model().train()
     x = torch.randn(3, 8)
+    expected = _eval_probabilities(model, x)
     first, err = call_safely(answer, model, x)
     if err:
         return report(False, err)
-    second, _ = call_safely(answer, model, x)
     if not isinstance(first, torch.Tensor) or first.shape != (3, 4):
         got = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
         return report(False, f"expected probabilities of shape (3, 4), got {got}.")
-    if not torch.allclose(first.sum(dim=1), torch.ones(3), atol=1e-5):
-        return report(False, "each row should sum to 1: apply softmax over the classes (dim=1).")
-    if second is None or not torch.equal(first, second):
-        return report(False, "two calls gave different outputs: dropout is still on. Call model.eval() first.")
+    if not torch.allclose(first.detach().float().sum(dim=1), torch.ones(3), atol=1e-5):
+        return report(False, "each row should sum to 1: apply softmax over the classes (dim=1).", hint=2)
+    restored_train = model.training
+    model.train()  # the second call starts from train mode too, whatever the first one left
+    second, _ = call_safely(answer, model, x)
+    if not isinstance(second, torch.Tensor) or second.shape != first.shape or not torch.equal(first, second):
+        return report(False, "two calls gave different outputs: dropout is still on. Call model.eval() first.", hint=1)
+    if not torch.allclose(first.detach().float(), expected, atol=1e-5):
+        return report(False, "the rows sum to 1 but are not the model's probabilities with dropout off: "
+                             "return model(x).softmax(dim=1), computed in eval mode.", hint=2)
     if first.requires_grad:
         return report(False, "the output still tracks gradients: "
-                             "wrap the forward in torch.inference_mode() or torch.no_grad().")
-    if not model.training:
+                             "wrap the forward in torch.inference_mode() or torch.no_grad().", hint=1)
+    if not restored_train:
         return report(False, "the model is left in eval mode: "
-                             "put it back the way you found it (model.train(was_training)).")
-    return report(True, "deterministic, no autograd, probabilities sum to 1, and the model's mode is restored.")
+                             "put it back the way you found it (model.train(was_training)).", hint=2)
+    model.eval()  # now from eval mode: the function must leave it there
+    third, err = call_safely(answer, model, x, doing="calling your answer on a model in eval() mode")
+    if err:
+        return report(False, err)
+    if model.training:
+        return report(False, "given a model in eval() mode, your function left it in train() mode: give back the "
+                             "mode it had (model.train(was_training)), not always train().", hint=2)
+    if not isinstance(third, torch.Tensor) or third.shape != first.shape or not torch.equal(third, first):
+        return report(False, "from eval() mode your function gave different probabilities than from train() mode; "
+                             "they should be the same.", hint=2)
+    return report(True, "the eval-mode probabilities from either mode, no autograd, and the model's mode given back.")
 
 
 def solution_safe_predict():
@@ -156,7 +103,7 @@ def solution_safe_predict():
     return answer
 
 
-# --- Exercise 4: a Linear layer as a convolution (dense evaluation) -------------------------
+# --- Exercise 2: a Linear layer as a convolution (dense evaluation) -------------------------
 
 def _windows_through(linear: nn.Linear, x: torch.Tensor, k: int) -> torch.Tensor:
     """The expected score map, the slow way: ``linear`` applied to every k x k window of ``x``, flattened."""
@@ -181,7 +128,8 @@ def check_linear_to_conv(answer) -> bool:
     if err:
         return report(False, err)
     if not isinstance(conv, nn.Module):
-        return report(False, f"your function should return a module such as nn.Conv2d, got {type(conv).__name__}.")
+        return report(False, f"your function should return a module such as nn.Conv2d, got {type(conv).__name__}.",
+                      hint=1)
     with torch.no_grad():
         out, err = call_safely(conv, x, doing="running your convolution on a (2, 4, 5, 7) input")
         expected = _windows_through(linear, x, 3)
@@ -190,11 +138,11 @@ def check_linear_to_conv(answer) -> bool:
     if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         return report(False, f"on a (2, 4, 5, 7) input the convolution should give {tuple(expected.shape)} "
-                             f"(a 3x3 window, no padding), got {got}.")
+                             f"(a 3x3 window, no padding), got {got}.", hint=1)
     gap = (out - expected).abs().max().item()
     if not gap <= 1e-5:  # written so that NaN fails too
         return report(False, f"the scores differ from the Linear layer's by up to {gap:.3f}. Reshape the weight in "
-                             "flatten's order, (out, channels, rows, columns), and keep the bias.")
+                             "flatten's order, (out, channels, rows, columns), and keep the bias.", hint=2)
     return report(True, f"every position of your convolution equals the Linear layer on that window (gap {gap:.1e}).")
 
 

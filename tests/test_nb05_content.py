@@ -1,0 +1,77 @@
+"""Notebook 05's teaching content that nbval alone cannot pin.
+
+* The inference_mode demonstration must make its point on every device. Run under nbval it
+  only ever sees the CPU, where ``.cpu()`` is a no-op, so an earlier version that copied the
+  outputs to the CPU before using them in autograd "worked" here and showed nothing on a GPU
+  (the copy is an ordinary tensor). This test runs the notebook's own cell on the CPU, on the
+  ``meta`` device (a non-CPU device every machine has) and on any accelerator present.
+* The notebook stands on its own: it loads what it uses instead of relying on notebook 04's
+  variables, and its pointers to other notebooks say what those notebooks do.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "05_inference_in_depth.ipynb"
+DEMO_MARKER = "# demo: inference_mode on any device"
+
+
+def _cells() -> list[dict]:
+    return json.loads(NOTEBOOK.read_text())["cells"]
+
+
+def _prose() -> str:
+    return "\n".join("".join(c["source"]) for c in _cells() if c["cell_type"] == "markdown")
+
+
+def _demo_source() -> str:
+    hits = ["".join(c["source"]) for c in _cells() if c["cell_type"] == "code" and DEMO_MARKER in "".join(c["source"])]
+    assert len(hits) == 1, f"expected one cell marked {DEMO_MARKER!r} in {NOTEBOOK.name}, found {len(hits)}"
+    return hits[0]
+
+
+def _devices() -> list[str]:
+    devices = ["cpu", "meta"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+@pytest.mark.parametrize("device", _devices())
+def test_inference_mode_demo_refuses_inference_tensors_on_every_device(device):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 10)).to(device).eval()  # a tiny stand-in for VGG11
+    one = torch.randn(1, 3, 4, 4, device=device)
+    namespace = {"torch": torch, "model": model, "one": one, "print": lambda *a: None}
+    exec(compile(_demo_source(), "notebook 05 inference_mode demo", "exec"), namespace)  # the cell asserts too
+    refused = namespace["refused"]
+    assert refused["no_grad"] is None
+    assert "Inference tensors" in refused["inference_mode"]
+    assert namespace["out_inference"].device.type == device  # the demo kept the output on the device
+
+
+def test_sections_are_numbered_from_one():
+    numbers = [int(m) for m in re.findall(r"^## (\d+)\.", _prose(), re.M)]
+    assert numbers == list(range(1, len(numbers) + 1)), numbers
+
+
+def test_loads_its_own_model_and_photos_before_using_them():
+    """Notebook 05 was cut from the old notebook 03: it must define what its sections use."""
+    code = ["".join(c["source"]) for c in _cells() if c["cell_type"] == "code"]
+    first_use = next(i for i, src in enumerate(code) if "model.train()" in src)
+    setup = "\n".join(code[:first_use])
+    for name in ("model = load_pretrained(", "crop_batch =", "categories", "transform", "photos ="):
+        assert name in setup, f"notebook 05 uses {name!r} before defining it"
+
+
+def test_points_to_notebook_02_for_the_tables_rather_than_saying_it_lists_them():
+    prose = _prose()
+    assert "lists its Tables" not in prose
+    assert "Tables 3 to 5" not in prose or "points to" in prose
