@@ -3,8 +3,9 @@
 The paper's recipe (Simonyan & Zisserman 2015, Section 3.1): mini-batch SGD with
 momentum 0.9, weight decay 5e-4, dropout 0.5 on the first two FC layers, and a
 learning rate divided by 10 whenever the validation accuracy stops improving.
-``train`` is that loop in one screen of code: one pass over the training data,
-one over the validation data, per epoch, with tqdm bars and a ``History``.
+``run_epoch`` is the five-line loop of notebook 06 (forward, loss, zero_grad, backward,
+step) plus bookkeeping; ``train`` calls it twice per epoch, once over the training data
+and once over the validation data, with tqdm bars and a ``History``.
 The paper's batch (256) and starting learning rate (0.01) are the caller's to
 choose: the course's small runs use their own (see ``small_vgg.RECIPE``).
 
@@ -35,7 +36,13 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class History:
-    """Per-epoch numbers from ``train``: losses, accuracies, learning rate and time."""
+    """Per-epoch numbers from ``train``: losses, accuracies, learning rate and time.
+
+    ``train_loss`` and ``train_acc`` are running means over the epoch's batches, taken in
+    train mode while the weights still move: with dropout on, and on augmented images if the
+    dataset augments. They are not the final model's accuracy on its training images;
+    ``evaluate`` on an unaugmented loader gives that. ``val_*`` are measured in eval mode.
+    """
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
@@ -90,7 +97,10 @@ def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device,
     """One pass over ``loader``: training if an optimizer is given, else evaluation.
 
     Returns (mean loss, accuracy). Batches may be ``(images, labels, ...)``: extra
-    items such as masks are ignored. The keyword-only arguments are for notebook 13's
+    items such as masks are ignored. Around the loop's five lines it moves each batch to
+    ``device`` in the memory ``layout``, keeps running totals, shows a progress bar and
+    raises ``TrainingDiverged`` on a NaN or infinite loss; without an optimizer it runs in
+    eval mode with gradients off. The keyword-only arguments are for notebook 13's
     data-parallel script: mixed precision (``autocast_dtype``, and a ``scaler`` for
     float16), ``before_step(i)`` called before batch i (a learning-rate warm-up), and
     ``reduce``, which adds the running sums over all processes before the division.
@@ -206,10 +216,11 @@ def train(
 
 def save_training_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None,
                              scheduler, epoch: int, history: History, **extra) -> Path:
-    """Save everything needed to resume after ``epoch`` epochs, plus torch's RNG state.
+    """Save everything needed to resume after ``epoch`` epochs, plus torch's CPU RNG state.
 
-    The RNG state makes a resumed run shuffle and drop out exactly as an
-    uninterrupted one would have.
+    The RNG state makes a resumed run shuffle (and, for a model on the CPU, drop out)
+    exactly as an uninterrupted one would have. A GPU draws its dropout masks from its
+    own generator, which is not saved: there a resumed run takes other masks.
     """
     state = {
         "model": model.state_dict(),
