@@ -1,4 +1,4 @@
-"""The course's small VGG: the contract of the model notebooks 06, 09, 10 and 11 train or load.
+"""The course's small VGG: the contract of the model notebooks 06, 07 and 11 train or load (13 trains it with DDP).
 
 * ``small_vgg()``: configuration A (VGG11) at width 1/8 (channels 8-16-32-64-64),
   batch norm, FC width 256, dropout 0.5, ``len(CLASSES)`` outputs, and **no
