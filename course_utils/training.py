@@ -50,6 +50,7 @@ class History:
     val_acc: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)  # wall time since the start of training
+    interrupted: bool = False  # the learner stopped training (Ctrl-C, the notebook's stop button)
 
     @property
     def epochs(self) -> int:
@@ -65,9 +66,17 @@ class History:
     def as_dict(self) -> dict[str, list[float]]:
         return asdict(self)
 
+    def keep_whole_epochs(self) -> None:
+        """Cut every list to the shortest: an interrupt may land between two appends."""
+        lists = [f for f in self.__dataclass_fields__ if f != "interrupted"]
+        n = min(len(getattr(self, f)) for f in lists)
+        for f in lists:
+            del getattr(self, f)[n:]
+
     @classmethod
-    def from_dict(cls, d: dict[str, list[float]]) -> History:
-        return cls(**{k: [float(v) for v in d.get(k, [])] for k in cls.__dataclass_fields__})
+    def from_dict(cls, d: dict) -> History:
+        lists = {k: [float(v) for v in d.get(k, [])] for k in cls.__dataclass_fields__ if k != "interrupted"}
+        return cls(**lists, interrupted=bool(d.get("interrupted", False)))
 
 
 # ----------------------------------------------------------------------------------
@@ -176,6 +185,10 @@ def train(
       history there (atomically). With ``resume=True`` and an existing file, carry on
       from the epoch after the saved one instead of starting again.
     * ``stop_at``: stop as soon as validation accuracy reaches this value.
+    * Interrupting (Ctrl-C, or the stop button of a notebook) is a normal way to stop: the
+      weights keep what they learned, the unfinished epoch is left out of the history, the
+      last checkpoint stays intact, and ``train`` returns the history so far with
+      ``interrupted=True`` and says how to continue, instead of raising.
     * ``channels_last``: store images and weights channel-last (NHWC) while training:
       the same maths, faster convolutions and pools on a CPU (``benchmarks/channels_last_speed.py``
       measured 1.3x per training step of ``small_vgg`` on one thread of a 2-core CPU).
@@ -188,26 +201,47 @@ def train(
     history, start = History(), 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
         start, history = load_training_checkpoint(checkpoint, model, optimizer, scheduler)
+    history.interrupted = False
+    saved = start if checkpoint is not None and Path(checkpoint).is_file() else None
     t0 = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
     bar = tqdm(range(start, epochs), desc="epochs", disable=not progress, initial=start, total=epochs)
-    for epoch in bar:
-        train_loss, train_acc = run_epoch(model, train_loader, device, optimizer, f"epoch {epoch + 1} train", progress,
-                                          layout)
-        val_loss, val_acc = run_epoch(model, val_loader, device, None, f"epoch {epoch + 1} val", progress, layout)
-        history.train_loss.append(train_loss)
-        history.train_acc.append(train_acc)
-        history.val_loss.append(val_loss)
-        history.val_acc.append(val_acc)
-        history.lr.append(optimizer.param_groups[0]["lr"])
-        history.seconds.append(time.perf_counter() - t0)
-        scheduler.step(val_acc)
-        bar.set_postfix(train_acc=f"{train_acc:.3f}", val_acc=f"{val_acc:.3f}")
-        if checkpoint is not None:
-            save_training_checkpoint(checkpoint, model, optimizer, scheduler, epoch + 1, history)
-        if stop_at is not None and val_acc >= stop_at:
-            break
-    model.to(memory_format=torch.contiguous_format).eval()
+    try:
+        for epoch in bar:
+            train_loss, train_acc = run_epoch(model, train_loader, device, optimizer, f"epoch {epoch + 1} train",
+                                              progress, layout)
+            val_loss, val_acc = run_epoch(model, val_loader, device, None, f"epoch {epoch + 1} val", progress, layout)
+            history.train_loss.append(train_loss)
+            history.train_acc.append(train_acc)
+            history.val_loss.append(val_loss)
+            history.val_acc.append(val_acc)
+            history.lr.append(optimizer.param_groups[0]["lr"])
+            history.seconds.append(time.perf_counter() - t0)
+            scheduler.step(val_acc)
+            bar.set_postfix(train_acc=f"{train_acc:.3f}", val_acc=f"{val_acc:.3f}")
+            if checkpoint is not None:
+                save_training_checkpoint(checkpoint, model, optimizer, scheduler, epoch + 1, history)
+                saved = epoch + 1
+            if stop_at is not None and val_acc >= stop_at:
+                break
+    except KeyboardInterrupt:
+        history.keep_whole_epochs()
+        history.interrupted = True
+        print(_interrupted_message(history.epochs, checkpoint, saved))
+    finally:
+        bar.close()
+        model.to(memory_format=torch.contiguous_format).eval()
     return history
+
+
+def _interrupted_message(epochs: int, checkpoint: str | Path | None, saved: int | None) -> str:
+    done = f"Training stopped after {epochs} whole epoch(s); the one under way was cut short (its updates stay " \
+           "in the weights, not in the history)."
+    if checkpoint is None:
+        return done + " To be able to continue another time, pass checkpoint=... (and resume=True to go on)."
+    if saved is None:
+        return done + f" No checkpoint was written yet to {checkpoint}."
+    return (done + f" {checkpoint} holds epoch {saved}, intact; to continue from it, call train again with "
+            f"checkpoint={str(checkpoint)!r}, resume=True.")
 
 
 # ----------------------------------------------------------------------------------

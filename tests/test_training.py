@@ -132,8 +132,10 @@ def test_extract_features_caches_a_frozen_modules_outputs():
 def test_history_round_trips_through_a_plain_dict():
     h = History([1.0], [0.5], [0.9], [0.6], [0.01], [2.0])
     d = h.as_dict()
-    assert all(isinstance(v, list) for v in d.values())
+    assert all(isinstance(v, list) for k, v in d.items() if k != "interrupted") and d["interrupted"] is False
     assert History.from_dict(d) == h
+    h.interrupted = True
+    assert History.from_dict(h.as_dict()).interrupted is True
     assert h.best_val_acc() == 0.6 and h.epochs == 1
 
 
