@@ -2,7 +2,8 @@
 
 Notebook 11 asserts them too (nbval runs it); here they fail fast, by name, without the
 notebook. If a retrained ``data/small_vgg.pt`` or a change to Grad-CAM makes one false, the
-notebook's wording must change with it.
+notebook's wording must change with it. The last test pins the meaning of the own / other /
+both measures, as notebook 11 defines them in prose, on maps whose answers are planted.
 """
 
 import pytest
@@ -10,7 +11,7 @@ import torch
 
 from course_utils.data import ShapesDataset, TwoShapesDataset
 from course_utils.gradcam import GradCAM
-from course_utils.gradcam.metrics import score_shapes, score_two_shapes
+from course_utils.gradcam.metrics import class_discrimination, score_shapes, score_two_shapes
 from course_utils.gradcam.sanity import cascading_randomization, gradcam_explainer, guided_backprop_explainer
 from course_utils.small_vgg import RECIPE, SMALL_VGG_INPUT, load_small_vgg
 
@@ -42,7 +43,7 @@ def test_one_block_before_the_last_conv_layer_locates_objects_best(small, held_o
     assert scores["relu4_2"].hit_rate > 2 * scores["relu4_2"].chance
 
 
-def test_sanity_check_ordering_as_notebook_08_states_it(small, held_out):
+def test_sanity_check_ordering_as_notebook_11_states_it(small, held_out):
     one, _ = held_out
     images = torch.stack([one[i][0] for i in range(24)])
     labels = torch.tensor([one[i][1] for i in range(24)])
@@ -53,3 +54,20 @@ def test_sanity_check_ordering_as_notebook_08_states_it(small, held_out):
     assert gb[after_fc] > gc[after_fc]
     assert gb[deep] > gc[deep] + 0.3
     assert gc[-1] < 0.5
+
+
+def test_own_other_both_mean_what_notebook_11_says():
+    """own: the map's peak on the object of the class it explains; other: on the other object;
+    both: per image, both maps on their own objects; energy margin: own energy minus other, averaged."""
+    masks = torch.zeros(2, 2, 8, 8)              # (image, class, H, W)
+    masks[:, 0, :4, :4] = 1                      # class 0's object, top left
+    masks[:, 1, 4:, 4:] = 1                      # class 1's object, bottom right
+    maps = torch.zeros(2, 2, 8, 8)
+    maps[0, 0, 1, 1] = maps[0, 1, 6, 6] = 1.0    # image 0: each map on its own object
+    maps[1, 0, 6, 6] = 1.0                       # image 1: class 0's map on the other object ...
+    maps[1, 1, 0, 7] = 1.0                       # ... and class 1's on the background
+    d = class_discrimination(maps, masks)
+    assert d.own_hit.tolist() == [[True, True], [False, False]]
+    assert d.other_hit.tolist() == [[False, False], [True, False]]
+    assert (d.own_rate, d.other_rate, d.both_rate) == (0.5, 0.25, 0.5)
+    assert d.energy_margin == pytest.approx((1 + 1 - 1 + 0) / 4)

@@ -13,6 +13,32 @@ from torch import nn
 
 from course_utils.exercises import call_safely, not_attempted, report
 
+HINTS = {
+    "gradcam_map": (
+        "Section 1's two formulas, in order: each channel's weight alpha_k is the *mean* of dA over that "
+        "channel's h x w positions (one number per channel); the map is the alpha-weighted sum of the channels "
+        "A_k, and then a ReLU keeps only the positive evidence.",
+        "`alpha = dA.mean(dim=(1, 2))` has shape (C,). Make it (C, 1, 1) with `alpha[:, None, None]` so that it "
+        "broadcasts over A's (C, h, w), multiply, add the channels up with `.sum(dim=0)`, and finish with "
+        "`torch.relu(...)`. Return that (h, w) map as it is: no upsampling, no division by its maximum.",
+    ),
+    "layer_for_28": (
+        "Each max-pool halves the side, 224 -> 112 -> 56 -> 28 -> 14, so a block's maps are 224 / 2**(block - 1) "
+        "wide. Find the block that runs at 28 x 28, then take the last ReLU inside it, just before the pool "
+        "that ends the block.",
+        "Block 4 runs at 28 x 28 (three pools come before it), and VGG16's blocks 3, 4 and 5 have three "
+        "convolutions each. The paper names the ReLU after conv<block>_<n> relu<block>_<n>, so give block 4's "
+        "last one as a string, written the way \"relu5_3\" is written for block 5.",
+    ),
+    "cam_map": (
+        "On a GAP + linear head every channel k has exactly one weight for class c: the entry fc_weight[c, k] "
+        "of the linear layer's (classes, K) weight, section 2's w^c_k. CAM is the channels added up with those "
+        "weights, before any pooling.",
+        "Take the row `fc_weight[c]` (shape (K,)), make it (K, 1, 1) so it broadcasts over A's (K, h, w), "
+        "multiply and `.sum(dim=0)` over the channels. No ReLU and no division by h*w: those belong to Grad-CAM.",
+    ),
+}
+
 # --- Exercise 1: Grad-CAM from A and dy/dA ------------------------------------------------
 
 def _reference_map(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -42,17 +68,20 @@ def check_gradcam_map(answer) -> bool:
     got = got.detach().float().squeeze()
     if got.shape != expected.shape:
         return report(False, f"expected a map of shape {tuple(expected.shape)} (h, w), got {tuple(got.shape)}: "
-                             "weight the channels, then sum over the channel dimension.")
+                             "weight the channels, then sum over the channel dimension.", hint=2)
     if (got < 0).any():
-        return report(False, "your map has negative values: Grad-CAM keeps only the positive evidence (a ReLU).")
+        return report(False, "your map has negative values: Grad-CAM keeps only the positive evidence (a ReLU).",
+                      hint=1)
     if torch.allclose(got, expected, atol=1e-6):
         return report(True, "that is Grad-CAM: channel weights = mean gradient, weighted sum, ReLU.")
     if torch.allclose(got, expected * a.shape[1] * a.shape[2], rtol=1e-4, atol=1e-6):
-        return report(False, "off by a factor h*w: the channel weight is the *mean* of the gradient, not its sum.")
+        return report(False, "off by a factor h*w: the channel weight is the *mean* of the gradient, not its sum.",
+                      hint=1)
     if got.max() > 0 and torch.allclose(got / got.max(), expected / expected.max(), atol=1e-5):
-        return report(False, "right shape of map, but scaled: return the map before dividing by its maximum.")
+        return report(False, "right shape of map, but scaled: return the map before dividing by its maximum.",
+                      hint=2)
     return report(False, "the values differ from Grad-CAM's. Steps: alpha = dA.mean over (h, w); "
-                         "map = sum_k alpha_k * A_k; then ReLU.")
+                         "map = sum_k alpha_k * A_k; then ReLU.", hint=2)
 
 
 def solution_gradcam_map():
@@ -68,23 +97,29 @@ def solution_gradcam_map():
 
 # --- Exercise 2: pick the layer for a finer map --------------------------------------------
 
-def _last_relu_at(side: int, size: int = 224) -> tuple[str, str]:
-    """(paper name, module name) of VGG16's last ReLU whose map is side x side for a size x size image.
+def _relu_sides(size: int = 224) -> dict[str, tuple[str, int]]:
+    """{paper name: (module name, side)} for every ReLU of VGG16 on a size x size image.
 
     Worked out by walking torchvision's layer list: a 3x3 conv with padding 1 keeps the side,
     each max-pool halves it and starts the next block.
     """
     with torch.device("meta"):
         features = torchvision.models.vgg16(weights=None).features
-    block, conv, found = 1, 0, ("", "")
+    block, conv, found = 1, 0, {}
     for index, module in enumerate(features):
         if isinstance(module, nn.Conv2d):
             conv += 1
-        elif isinstance(module, nn.ReLU) and size == side:
-            found = (f"relu{block}_{conv}", f"features.{index}")
+        elif isinstance(module, nn.ReLU):
+            found[f"relu{block}_{conv}"] = (f"features.{index}", size)
         elif isinstance(module, nn.MaxPool2d):
             size, block, conv = size // 2, block + 1, 0
     return found
+
+
+def _last_relu_at(side: int, size: int = 224) -> tuple[str, str]:
+    """(paper name, module name) of VGG16's last ReLU whose map is side x side for a size x size image."""
+    found = [(name, module) for name, (module, s) in _relu_sides(size).items() if s == side]
+    return found[-1] if found else ("", "")
 
 
 def check_layer_for_28(answer) -> bool:
@@ -94,13 +129,25 @@ def check_layer_for_28(answer) -> bool:
     if not isinstance(answer, str):
         return report(False, f"give the layer's name as a string, e.g. 'relu5_3', got {answer!r}.")
     name, module = _last_relu_at(28)
-    if answer.strip() in (name, module):
+    given = answer.strip()
+    sides = _relu_sides()
+    if given in (name, module):
         return report(True, f"{name} ({module}): block 4's last ReLU, before pool4 halves 28 to 14.")
-    if answer.strip().startswith("pool"):
-        return report(False, "a pool halves the map: pick the ReLU just *before* a pool.")
-    if answer.strip().startswith("relu5"):
-        return report(False, "block 5 runs at 14 x 14; 28 x 28 is one block earlier.")
-    return report(False, f"not {answer!r}. Which block runs at 28 x 28 (224 / 8)? Take its last ReLU.")
+    if given.startswith("pool"):
+        return report(False, "a pool halves the map: pick the ReLU just *before* a pool.", hint=2)
+    if given.startswith("conv") and given.replace("conv", "relu", 1) in sides:
+        return report(False, f"{given} is a convolution; Grad-CAM explains the output of the ReLU after a "
+                             "convolution (the paper's relu5_3 comes after conv5_3). Name a ReLU.", hint=2)
+    if given.startswith("relu5"):
+        return report(False, "block 5 runs at 14 x 14; 28 x 28 is one block earlier.", hint=1)
+    if given in sides:
+        side = sides[given][1]
+        if side == 28:
+            return report(False, f"{given} is 28 x 28, but not the *last* ReLU at that size: another comes after "
+                                 "it in the same block.", hint=2)
+        return report(False, f"{given} is {side} x {side} for a 224 x 224 image, not 28 x 28.", hint=1)
+    return report(False, f"not {answer!r}: give a paper name such as 'relu5_3'. Which block runs at 28 x 28 "
+                         "(224 / 8)? Take its last ReLU.", hint=1)
 
 
 def solution_layer_for_28():
@@ -157,17 +204,18 @@ def check_cam_map(answer) -> bool:
     expected = _cam_by_occlusion(a, head, c)
     if got.shape != expected.shape:
         return report(False, f"expected a map of shape {tuple(expected.shape)} (h, w), got {tuple(got.shape)}: "
-                             "weight each channel by fc_weight[c, k], then sum over the channels.")
+                             "weight each channel by fc_weight[c, k], then sum over the channels.", hint=2)
     if torch.allclose(got, expected, atol=1e-5):
         return report(True, "that is CAM: the class's linear weights applied to the maps before pooling.")
     if torch.allclose(got, expected / (4 * 5), atol=1e-6):
-        return report(False, "that is Grad-CAM's map on this head, CAM / (h*w): CAM itself has no 1/(h*w).")
+        return report(False, "that is Grad-CAM's map on this head, CAM / (h*w): CAM itself has no 1/(h*w).",
+                      hint=2)
     if torch.allclose(got, expected.clamp(min=0), atol=1e-5):
-        return report(False, "no ReLU: CAM keeps the negative values (Grad-CAM adds the ReLU).")
+        return report(False, "no ReLU: CAM keeps the negative values (Grad-CAM adds the ReLU).", hint=2)
     if expected.max() > 0 and torch.allclose(got, expected / expected.max(), atol=1e-5):
         return report(False, "return the map before scaling it by its maximum.")
     return report(False, "the values differ from CAM. Use the row fc_weight[c] (one weight per channel): "
-                         "sum_k fc_weight[c, k] * A[k].")
+                         "sum_k fc_weight[c, k] * A[k].", hint=1)
 
 
 def solution_cam_map():

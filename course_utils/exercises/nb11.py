@@ -13,6 +13,31 @@ import torch
 
 from course_utils.exercises import as_number, call_safely, not_attempted, report
 
+HINTS = {
+    "pointing": (
+        "`heatmap.argmax()` finds the hottest pixel, but as one *flat* index into the flattened map, "
+        "counted row after row. Turn it into a (row, column) pair before you look it up in the mask.",
+        "With W = heatmap.shape[1] (the number of columns), the flat index i is row i // W and column i % W: "
+        "`row, col = divmod(int(heatmap.argmax()), heatmap.shape[1])`. The answer is whether "
+        "`mask[row, col] > 0.5`, as a bool.",
+    ),
+    "energy": (
+        "Energy in the mask is a ratio of two sums: the map's values on the object (multiply the map by the "
+        "mask, then sum) over the map's values everywhere (sum the map). Not the mask's area: weight each pixel "
+        "by the map.",
+        "`total = heatmap.sum()`; when it is 0 return 0.0 (0 / 0 would be NaN), otherwise return "
+        "`float((heatmap * mask).sum() / total)`.",
+    ),
+    "spearman": (
+        "Spearman is Pearson's correlation of the *ranks*, not of the values: rank each map's values first "
+        "(tied values share the average of the ranks they span, as section 4's `average_ranks` does), then "
+        "correlate the two rank vectors.",
+        "Rank the flattened maps (`ra, rb = average_ranks(a), average_ranks(b)`; `average_ranks` flattens), centre "
+        "each (`ra = ra - ra.mean()`), and return `float(ra @ rb / (ra.norm() * rb.norm()))`: section 4's "
+        "`pearson`, on ranks.",
+    ),
+}
+
 # --- Exercise 1: the pointing game by hand -------------------------------------------------
 
 
@@ -36,7 +61,8 @@ def check_pointing(answer) -> bool:
         if got != expected:
             peak = divmod(int(m.argmax()), m.shape[1])
             return report(False, f"for a map peaking at (row, col) = {peak} you said {got}, expected {expected}. "
-                                 "A flat index i is row i // width, column i % width (width = number of columns).")
+                                 "A flat index i is row i // width, column i % width (width = number of columns).",
+                          hint=2)
     return report(True, "your pointing game finds the peak and looks it up in the mask right in every case.")
 
 
@@ -78,11 +104,12 @@ def check_energy(answer) -> bool:
             return report(False, f"on {what} return one number, got {got!r:.60}.")
         if math.isnan(value):
             return report(False, f"on {what} you returned NaN: 0 / 0. An all-zero map has no energy on the mask "
-                                 "or anywhere: return 0.0 when the map's total is 0.")
+                                 "or anywhere: return 0.0 when the map's total is 0.", hint=2)
         if abs(value - expected) > 1e-6:
-            hint = " That is the mask's area share: weight each pixel by the map." if abs(value - 8 / 40) < 1e-6 else ""
+            area = abs(value - 8 / 40) < 1e-6
+            extra = " That is the mask's area share: weight each pixel by the map." if area else ""
             return report(False, f"on {what} expected {expected:.4f}, got {value:.4f}. Energy in the mask = "
-                                 f"sum(map * mask) / sum(map).{hint}")
+                                 f"sum(map * mask) / sum(map).{extra}", hint=1)
     return report(True, "your energy-in-mask is right on every case, the all-zero map included.")
 
 
@@ -123,11 +150,11 @@ def check_spearman(answer) -> bool:
         if abs(value - expected) > 1e-6:
             if what == "b has ties" and abs(value - 1.0) < 1e-6:
                 return report(False, "with ties you returned 1.0: tied values must share their average rank "
-                                     "(here 1.5, 1.5, 3.5, 3.5), not get distinct ranks.")
+                                     "(here 1.5, 1.5, 3.5, 3.5), not get distinct ranks.", hint=1)
             if what.startswith("b rises"):
                 return report(False, f"expected 1.0 when b rises with a, got {value:.4f}: correlate the *ranks*, "
-                                     "not the values (that would be Pearson's correlation).")
-            return report(False, f"when {what} expected {expected:.4f}, got {value:.4f}.")
+                                     "not the values (that would be Pearson's correlation).", hint=1)
+            return report(False, f"when {what} expected {expected:.4f}, got {value:.4f}.", hint=2)
     return report(True, "Pearson's correlation of average ranks: right on every case, ties included.")
 
 

@@ -3,14 +3,19 @@
 A heat map that *looks* right proves little. The procedural shapes dataset comes
 with the exact mask of every object, so here we can measure:
 
-* **pointing game** (Zhang et al., 2016): is the map's single hottest pixel on the
-  object? A hit or a miss per image; the hit rate is the score. Chance level is
-  the fraction of the image the object covers (a random pixel hits that often).
+* **pointing game** (Zhang et al., ECCV 2016, arXiv:1608.00507): is the map's single
+  hottest pixel on the object? A hit or a miss per image; the hit rate is the score.
+  Chance level is the fraction of the image the object covers (a random pixel hits
+  that often).
 * **energy in mask**: what fraction of the map's total mass lies on the object?
-  1.0 means all of it; a flat map scores the object's area fraction.
+  1.0 means all of it; a flat map scores the object's area fraction. (Score-CAM,
+  Wang et al. 2020, calls it the energy-based pointing game, with bounding boxes.)
 * **class discrimination** on two-object images: explain each image twice, once
-  per class present, and ask whether each class's map points at *its own*
-  object rather than the other one.
+  per class present, and play the pointing game with each map against both masks.
+  *own*: the share of maps whose peak is on the object of the class they explain;
+  *other*: the share whose peak is on the other object; *both*: the share of images
+  whose two maps are both on their own objects; *energy margin*: own energy minus
+  other energy, averaged over the maps.
 
 All functions take maps in [0, 1] (or any non-negative values) at the mask's
 resolution, batched as (B, H, W); masks are (B, H, W) with 1 on the object.
@@ -58,8 +63,10 @@ def pointing_game(maps: torch.Tensor, masks: torch.Tensor, tolerance: int = 0) -
     """(B,) bool: does each map's peak fall on its object (within ``tolerance`` pixels)?
 
     A map with no positive value at all has no peak and counts as a miss.
-    Zhang et al. allow 15 pixels of tolerance at 224x224; on the 64x64 shapes the
-    default 0 asks for the exact pixel.
+    Zhang et al. accept a peak within 15 pixels of the object, in the photo's own
+    pixels (TorchRay's reference ``PointingGame`` uses a disc of radius 15); here the
+    tolerance grows the mask by a square of ``tolerance`` pixels, slightly more lenient
+    than a disc. On the 64x64 shapes the default 0 asks for the exact pixel.
     """
     maps, masks = _batched(maps, masks)
     rows, cols = peak_location(maps).unbind(1)
@@ -87,7 +94,11 @@ def mask_area(masks: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Discrimination:
-    """Per image and per class (B, 2): where did the map for class k point?"""
+    """Per image and per class (B, 2): where did the map for class k point?
+
+    ``own_hit[i, k]``: the peak of image i's map for class k lies on class k's object;
+    ``other_hit[i, k]``: it lies on the other object instead. Neither: the background.
+    """
 
     own_hit: torch.Tensor  # peak on the object of class k
     other_hit: torch.Tensor  # peak on the *other* object
@@ -96,17 +107,17 @@ class Discrimination:
 
     @property
     def own_rate(self) -> float:
-        """How often a class's map points at its own object."""
+        """How often a class's map points at its own object (a share of all 2B maps)."""
         return self.own_hit.float().mean().item()
 
     @property
     def other_rate(self) -> float:
-        """How often it points at the other object instead (lower is better)."""
+        """How often it points at the other object instead (a share of all 2B maps; lower is better)."""
         return self.other_hit.float().mean().item()
 
     @property
     def both_rate(self) -> float:
-        """Fraction of images where *both* maps point at their own objects."""
+        """Fraction of images (of B) where *both* maps point at their own objects."""
         return self.own_hit.all(dim=1).float().mean().item()
 
     @property
