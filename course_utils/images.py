@@ -97,7 +97,7 @@ def shipped_images() -> dict[str, Path]:
 
 
 def stretch_transform(size: int = 224) -> T.Compose:
-    """The seed text's preprocessing: squash the whole photo to ``size`` x ``size``."""
+    """The squash `Resize((size, size))`: the whole photo to ``size`` x ``size``, proportions lost."""
     return T.Compose([T.Resize((size, size)), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 

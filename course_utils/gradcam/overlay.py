@@ -1,8 +1,8 @@
 """Draw a heat map on top of a photo with an OpenCV colour map.
 
-A note on ``cv2.resize``, because the seed text of this course got it wrong::
+A note on ``cv2.resize``, because a Grad-CAM snippet this course quotes gets it wrong::
 
-    heatmap = cv2.resize(heatmap, (image.size(2), image.size(3)))   # seed text
+    heatmap = cv2.resize(heatmap, (image.size(2), image.size(3)))   # the snippet
 
 For a (B, C, H, W) tensor, ``size(2)`` is H and ``size(3)`` is W, so this passes
 ``(H, W)``. But ``cv2.resize`` takes ``dsize=(width, height)`` -- the other way
@@ -91,5 +91,5 @@ def overlay(image, heatmap, alpha: float = 0.4, colormap: int | str = "jet") -> 
 
 
 def seed_resize(heatmap: np.ndarray, image: torch.Tensor) -> np.ndarray:
-    """The seed text's resize, kept to show the slip: returns shape (W, H) for an (B, C, H, W) image."""
+    """The snippet's resize, kept to show the slip: returns shape (W, H) for an (B, C, H, W) image."""
     return cv2.resize(np.asarray(heatmap, np.float32), (image.size(2), image.size(3)))
