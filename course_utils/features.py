@@ -9,8 +9,9 @@ convolution's output tensor is overwritten by the ReLU that follows it, so a hoo
 that stores the conv's output *by reference* ends up holding the ReLU's output.
 The hooks here store a ``clone()``: a copy taken at the moment the layer ran.
 
-``capture`` is a context manager as well as a function, so the hooks are removed
-even if the forward pass raises.
+``recording`` is the context manager behind ``capture``: it removes its hooks in a
+``finally``, so they go even if the forward pass raises. Notebook 01 teaches the
+pattern (hook, clone, remove in ``finally``); notebook 09 uses it on VGG16.
 """
 
 from __future__ import annotations

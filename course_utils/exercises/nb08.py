@@ -13,6 +13,28 @@ from course_utils.exercises import call_safely, not_attempted, number_check, rep
 
 NUM_CLASSES = 5  # the shapes' classes
 
+HINTS = {
+    "frozen_with_new_head": (
+        "Two steps, in this order: freeze every parameter of the model with one call, then replace the last "
+        "layer. A layer you create starts trainable, so the new head is then the only thing that trains.",
+        "`model = torchvision.models.vgg11()`, then `model.requires_grad_(...)`, then "
+        "`model.classifier[6] = nn.Linear(..., ...)`: 4096 features in, one output per shape class.",
+    ),
+    "block5_parameters": (
+        "Count, don't work it out by hand: build VGG11 (under `with torch.device(\"meta\"):` it costs no memory), "
+        "put the 5-class head in `classifier[6]` first, then add up `p.numel()` over the parts that train.",
+        "The parts that train are `model.features[16:]` (conv5_1, conv5_2) and all of `model.classifier` "
+        "(fc6, fc7, the new fc8): sum `p.numel()` over the parameters of both.",
+    ),
+    "param_groups": (
+        "Three parts, two rates, as in section 4: the pretrained layers that fine-tune (block 5, "
+        "`model.features[16:]`, and fc6, fc7, `model.classifier[:6]`) take small steps, 0.001; only the new head, "
+        "`model.classifier[6]`, starts from random weights and takes 0.01. Blocks 1-4 stay frozen: leave them out.",
+        "`torch.optim.SGD([{\"params\": model.features[16:].parameters(), \"lr\": 0.001}, {...}, {...}], "
+        "momentum=0.9)`: one dict per group; a setting after the list applies to every group.",
+    ),
+}
+
 
 def _trainable(model: nn.Module) -> set[str]:
     return {name for name, p in model.named_parameters() if p.requires_grad}
@@ -32,15 +54,16 @@ def check_frozen_with_new_head(answer) -> bool:
     if not isinstance(head, nn.Linear) or head.in_features != 4096:
         return report(False, "classifier[6] should be an nn.Linear taking fc7's 4096 features.")
     if head.out_features != NUM_CLASSES:
-        return report(False, f"the new head has {head.out_features} outputs; the shapes have {NUM_CLASSES} classes.")
+        return report(False, f"the new head has {head.out_features} outputs; the shapes have {NUM_CLASSES} classes.",
+                      hint=2)
     trainable = _trainable(answer)
     if trainable == set():
         return report(False, "nothing is trainable: freeze first, then replace classifier[6] "
-                             "(a new layer starts trainable).")
+                             "(a new layer starts trainable).", hint=1)
     if trainable != {"classifier.6.weight", "classifier.6.bias"}:
         extra = sorted(trainable - {"classifier.6.weight", "classifier.6.bias"})
         return report(False, f"{len(extra)} other tensors still train, e.g. {extra[:3]}: "
-                             "call model.requires_grad_(False) first.")
+                             "call model.requires_grad_(False) first.", hint=1)
     n, total = sum(p.numel() for p in head.parameters()), sum(p.numel() for p in answer.parameters())
     return report(True, f"only the new head trains: {n:,} of {total:,} parameters.")
 
@@ -69,13 +92,21 @@ def check_block5_parameters(answer: float) -> bool:
     """The answer: how many parameters train when block 5 (``features[16:]``) and the whole
     classifier (with the new 5-class head) of VGG11 are fine-tuned."""
     expected = _CONV5 + _CLASSIFIER
+    imagenet_head = expected - (4096 * NUM_CLASSES + NUM_CLASSES) + (4096 * 1000 + 1000)
     if answer == expected:
         return report(True, f"{expected:,} parameters. Most of them are fc6 (25088 x 4096): "
                             "the fully connected layers, not the convolutions, are where VGG's parameters live.")
+    if answer == imagenet_head:
+        return report(False, "that counts ImageNet's 1000-class fc8: replace classifier[6] with the 5-class "
+                             "head first.", hint=1)
+    if answer == _CONV5:
+        return report(False, "that is block 5 alone: fc6, fc7 and the new head train too.", hint=2)
+    if answer == _CLASSIFIER:
+        return report(False, "that is the classifier alone: add block 5's two convolutions.", hint=2)
     if answer >= _VGG11_PARAMETERS or answer > expected:
-        return report(False, "that is more than the block and the classifier: blocks 1-4 stay frozen.")
+        return report(False, "that is more than the block and the classifier: blocks 1-4 stay frozen.", hint=2)
     return report(False, f"{answer:,} is not it. Add up p.numel() over model.features[16:] and model.classifier "
-                         "after replacing classifier[6].")
+                         "after replacing classifier[6].", hint=2)
 
 
 def solution_block5_parameters():
@@ -102,7 +133,8 @@ def _small_vgg11_layout() -> nn.Module:
 
 
 def check_param_groups(answer) -> bool:
-    """``answer``: ``f(model)`` returning SGD with block 5 at lr 0.001 and the classifier at lr 0.01."""
+    """``answer``: ``f(model)`` returning SGD (momentum 0.9) with the pretrained layers that fine-tune
+    (block 5, fc6, fc7) at lr 0.001, the new head ``classifier[6]`` at lr 0.01, and blocks 1-4 left out."""
     if answer is None:
         return not_attempted()
     if not callable(answer):
@@ -113,29 +145,42 @@ def check_param_groups(answer) -> bool:
         return report(False, err)
     if not isinstance(opt, torch.optim.SGD):
         return report(False, f"expected a torch.optim.SGD, got {type(opt).__name__}.")
-    block5 = {id(p) for p in model.features[16:].parameters()}
-    head = {id(p) for p in model.classifier.parameters()}
-    groups = [({id(p) for p in g["params"]}, g["lr"]) for g in opt.param_groups]
-    if len(groups) != 2:
-        return report(False, f"the optimizer has {len(groups)} parameter group(s); "
-                             "make two: block 5 and the classifier.")
-    by_lr = {lr: ids for ids, lr in groups}
-    if by_lr.get(0.001) != block5 or by_lr.get(0.01) != head:
-        found = ", ".join(f"{len(ids)} tensors at lr {lr}" for ids, lr in groups)
-        return report(False, f"found {found}; expected model.features[16:] at 0.001 and model.classifier at 0.01.")
+    if len(opt.param_groups) == 1:
+        return report(False, "the optimizer has 1 parameter group, so every tensor gets the same rate: "
+                             "pass a list of dicts, one per learning rate.", hint=2)
+    lr_of = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    parts = {  # what each part of the model should get: the lesson's rates (section 4)
+        "blocks 1-4 (features[:16])": (model.features[:16], None),
+        "block 5 (features[16:])": (model.features[16:], 0.001),
+        "fc6 and fc7 (classifier[:6])": (model.classifier[:6], 0.001),
+        "the new head (classifier[6])": (model.classifier[6], 0.01),
+    }
+    got = {name: {lr_of.get(id(p)) for p in part.parameters()} for name, (part, _) in parts.items()}
+    if got["fc6 and fc7 (classifier[:6])"] == {0.01}:
+        return report(False, "fc6 and fc7 got 0.01: they are pretrained too, so they move slowly, at 0.001 like "
+                             "block 5. Only the new head, classifier[6], starts from random weights and gets 0.01.",
+                      hint=1)
+    for name, (_, lr) in parts.items():
+        if got[name] != {lr}:
+            rates = ", ".join("not in the optimizer" if r is None else f"lr {r:g}" for r in sorted(
+                got[name], key=lambda r: -1 if r is None else r))
+            wanted = "not in the optimizer: they stay frozen" if lr is None else f"lr {lr:g}"
+            return report(False, f"{name}: found {rates}; expected {wanted}.", hint=1)
     if any(g["momentum"] != 0.9 for g in opt.param_groups):
         return report(False, "use momentum=0.9 as in the paper.")
-    return report(True, "block 5 moves 10x more gently than the new head: it already holds useful features.")
+    return report(True, "the pretrained block 5, fc6 and fc7 move 10x more gently than the new head, "
+                        "and blocks 1-4 stay out: the same three rates as the lesson.")
 
 
 def solution_param_groups():
-    """One dict per group; settings outside the list apply to every group."""
+    """One dict per group; settings outside the list (momentum, weight decay) apply to every group."""
     import torch
 
     def answer(model):
         return torch.optim.SGD([
             {"params": model.features[16:].parameters(), "lr": 0.001},   # pretrained block 5: small steps
-            {"params": model.classifier.parameters(), "lr": 0.01},       # fc6-fc8 with the new head
+            {"params": model.classifier[:6].parameters(), "lr": 0.001},  # pretrained fc6, fc7: small steps
+            {"params": model.classifier[6].parameters(), "lr": 0.01},    # the new head: larger steps
         ], momentum=0.9, weight_decay=5e-4)
 
     return answer

@@ -1,4 +1,4 @@
-"""Exercises for notebook 09 (feature maps): predict a shape, write a hook, compare sizes.
+"""Exercises for notebook 09 (feature maps): predict a shape, write a hook that always goes, compare sizes.
 
 The solutions measure with hooks; the checks work the shapes out from the paper's
 Table 1: a 3x3 convolution with padding 1 keeps the side, each 2x2 pool halves it,
@@ -14,6 +14,29 @@ import torch
 from course_utils.exercises import as_number, call_safely, not_attempted, number_check, report
 
 _CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # VGG16's channels per block (Table 1, configuration D)
+
+HINTS = {
+    "output_shape": (
+        "Count the 2x2 pools that come before relu4_3: each halves the height and the width; a 3x3 convolution "
+        "with padding 1 keeps them. The channels are block 4's, from Table 1 (or from `model.features`).",
+        "Or measure it: build `torchvision.models.vgg16()` under `with torch.device(\"meta\"):` and run "
+        "`capture(model, torch.zeros(1, 3, 160, 160, device=\"meta\"), [\"relu4_3\"])`; drop the batch "
+        "dimension from the shape.",
+    ),
+    "record": (
+        "Section 2's pattern for one layer: a hook function `hook(module, inputs, output)` that stores "
+        "`output.detach().clone()` (the in-place ReLU overwrites the original), and the handle that "
+        "`module.register_forward_hook(hook)` returns.",
+        "`handle = module.register_forward_hook(hook)`, then `try:` run `model(x)` under `torch.no_grad()`, "
+        "`finally: handle.remove()`; return what the hook stored. The `finally` runs even if `model(x)` raises.",
+    ),
+    "shrink_factor": (
+        "The numbers in one map are channels x height x width. pool5 comes after the fifth 2x2 pool, so its side "
+        "is 224 halved five times; relu1_2 comes before any pool.",
+        "Capture both layers in one pass on the meta device (as in exercise 1) and divide their `numel()`, or "
+        "work out (64 * 224 * 224) / (channels * side * side) for pool5.",
+    ),
+}
 
 
 def _map_shape(block: int, size: int) -> tuple[int, int, int]:
@@ -70,6 +93,18 @@ def solution_output_shape():
 
 # --- Exercise 2: write the hook yourself --------------------------------------------------
 
+class _RaisesInForward(torch.nn.Module):
+    """A model with a bug: it runs ``layer``, then raises, as a shape mistake deep in a model would."""
+
+    def __init__(self, layer: torch.nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.layer(x)
+        raise RuntimeError("a bug later in this model's forward")
+
+
 def check_record(answer) -> bool:
     """``answer``: a function ``record(model, module, x)`` returning ``module``'s output via a forward hook."""
     if answer is None:
@@ -87,22 +122,32 @@ def check_record(answer) -> bool:
         expected = conv(x)
     got, err = call_safely(answer, model, conv, x)
     if err:
+        conv._forward_hooks.clear()
         return report(False, err)
     left = sum(len(m._forward_hooks) for m in model.modules())
     if left:
         for m in model.modules():
             m._forward_hooks.clear()
         return report(False, f"{left} hook(s) were left on the model: "
-                             "keep the handle and call handle.remove() (in a finally:).")
+                             "keep the handle and call handle.remove() (in a finally:).", hint=2)
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
         got = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
         return report(False, f"expected a tensor of shape {tuple(expected.shape)}, got {got}.")
     got = got.detach().float()
     if torch.allclose(got, expected.clamp(min=0)) and (expected < 0).any():
-        return report(False, "you got conv1_1's output *after* the in-place ReLU overwrote it: store output.clone().")
+        return report(False, "you got conv1_1's output *after* the in-place ReLU overwrote it: store "
+                             "output.clone(), and return nothing from the hook (a value it returns replaces the "
+                             "layer's output, so the ReLU then overwrites your copy).", hint=1)
     if not torch.allclose(got, expected, atol=1e-6):
         return report(False, "the tensor you returned is not the module's output.")
-    return report(True, "your hook captured conv1_1's output, negatives and all, and cleaned up after itself.")
+    broken = _RaisesInForward(conv)  # the hooked layer runs, then the model fails
+    call_safely(answer, broken, conv, x)  # it may raise or not: what counts is what it leaves behind
+    if conv._forward_hooks:
+        conv._forward_hooks.clear()
+        return report(False, "on a model that raises inside forward, your hook stayed on the layer: a line after "
+                             "model(x) never runs when model(x) raises. Remove the hook in a finally: block.", hint=2)
+    return report(True, "your hook captured conv1_1's output, negatives and all, and cleaned up after itself, "
+                        "even when the model raised.")
 
 
 def solution_record():
@@ -128,19 +173,25 @@ def solution_record():
 
 # --- Exercise 3: how much smaller? --------------------------------------------------------
 
+_POOL5 = (512, 7, 7)  # pool5 at 224x224: five 2x2 pools halve 224 five times (Table 1's last "maxpool")
+
 
 @number_check("one number")
 def check_shrink_factor(value: float) -> bool:
-    """The answer: how many times more numbers relu1_2's output holds than relu5_3's, for one 224x224 image."""
-    expected = math.prod(_map_shape(block=1, size=224)) / math.prod(_map_shape(block=5, size=224))
+    """The answer: how many times more numbers relu1_2's output holds than pool5's, for one 224x224 image."""
+    relu1_2 = math.prod(_map_shape(block=1, size=224))
+    expected = relu1_2 / math.prod(_POOL5)
     if abs(value - expected) < 1e-6 * expected:
-        return report(True, f"{expected:.0f} times: the side shrinks 16x (256x fewer positions) "
+        return report(True, f"{expected:.0f} times: the side shrinks 32x (1024x fewer positions) "
                             "while the channels grow only 8x.")
     if abs(value - 1 / expected) < 1e-9:
-        return report(False, "upside down: divide relu1_2's count by relu5_3's.")
-    if abs(value - 256) < 1e-6:
-        return report(False, "that counts positions only; multiply each by its number of channels.")
-    return report(False, f"not {value}. Numbers in a map = channels x height x width.")
+        return report(False, "upside down: divide relu1_2's count by pool5's.")
+    if abs(value - relu1_2 / math.prod(_map_shape(block=5, size=224))) < 1e-6:
+        return report(False, "that is relu1_2 against relu5_3 (section 4 printed it): pool5 halves the side "
+                             "once more.", hint=2)
+    if abs(value - (224 // 7) ** 2) < 1e-6:
+        return report(False, "that counts positions only; multiply each by its number of channels.", hint=1)
+    return report(False, f"not {value}. Numbers in a map = channels x height x width.", hint=1)
 
 
 def solution_shrink_factor():
@@ -152,5 +203,5 @@ def solution_shrink_factor():
 
     with torch.device("meta"):
         model = torchvision.models.vgg16(weights=None)
-    maps = capture(model, torch.zeros(1, 3, 224, 224, device="meta"), ["relu1_2", "relu5_3"])
-    return maps["relu1_2"].numel() / maps["relu5_3"].numel()
+    maps = capture(model, torch.zeros(1, 3, 224, 224, device="meta"), ["relu1_2", "pool5"])
+    return maps["relu1_2"].numel() / maps["pool5"].numel()
