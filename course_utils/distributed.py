@@ -176,8 +176,10 @@ def teardown() -> None:
 def wrap(model: nn.Module, ctx: DistContext, channels_last: bool = False) -> nn.Module:
     """Move ``model`` to this rank's device and, in a process group, wrap it in DDP.
 
-    DDP copies rank 0's parameters to every rank once, here, and from then on averages
-    the gradients during ``backward()``.
+    DDP copies rank 0's parameters and buffers to every rank once, here, and from then on
+    averages the gradients during ``backward()`` (bucket by bucket, overlapping the backward
+    pass) and re-sends rank 0's buffers, such as batch norm's running statistics, before
+    each forward.
     """
     layout = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(ctx.device, memory_format=layout)

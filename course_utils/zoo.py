@@ -34,7 +34,9 @@ from torch import nn
 from course_utils.benchmark import Timing, time_it
 from course_utils.weights import get_weights
 
-# Architecture -> (display name, year of its paper, the idea it introduced).
+# Architecture -> (display name, the year its paper first appeared on arXiv, the idea it introduced).
+# The notebooks cite the published versions, a year later for VGG (ICLR 2015), ResNet and Inception v3
+# (CVPR 2016).
 ZOO: dict[str, tuple[str, int, str]] = {
     "vgg11": ("VGG11", 2014, "stacked 3x3 convolutions"),
     "vgg16": ("VGG16", 2014, "stacked 3x3 convolutions"),

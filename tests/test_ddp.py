@@ -406,7 +406,7 @@ def _hint(capsys, check, answer, phrase):
     assert "Not yet" in out and phrase in out, out
 
 
-def test_nb10_hints(capsys):
+def test_nb13_hints(capsys):
     from course_utils.exercises import nb13
 
     _hint(capsys, nb13.check_scaled_lr, 0.08, "number of GPUs")

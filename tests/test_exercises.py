@@ -32,7 +32,9 @@ from course_utils.exercises import (
     nb02,
     nb03,
     nb04,
+    nb05,
     nb06,
+    nb07,
     nb08,
     nb09,
     nb10,
@@ -198,15 +200,27 @@ def test_report_points_a_recognised_mistake_to_its_hint(capsys):
     assert "Hint" not in capsys.readouterr().out
 
 
-def test_reveal_climbs_the_ladder_one_click_at_a_time(monkeypatch):
+LADDER_MODULE = '''
+HINTS = {"double": ("Think about what doubling a number means.", "Multiply the number by two, then return it.")}
+
+
+def solution_double():
+    """Twice 21."""
+    return 2 * 21
+'''
+
+
+def test_reveal_climbs_the_ladder_one_click_at_a_time(monkeypatch, tmp_path):
     """Click by click: hint 1, hint 2, then the solution, and the button is spent."""
-    import ipywidgets
     import IPython.display
+    import ipywidgets
 
     shown, boxes = [], []
     monkeypatch.setattr(IPython.display, "display", lambda obj: boxes.append(obj) if isinstance(obj, ipywidgets.Box)
                         else shown.append(obj.data))
-    solution = next(p.values[2] for p in PAIRS if len(exercises.hints_for(p.values[2])) == 2)
+    (tmp_path / "ladder_example.py").write_text(LADDER_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    solution = importlib.import_module("ladder_example").solution_double
     reveal(solution)
     button = boxes[0].children[0]
     assert button.description == "Hint 1 of 2" and shown == []
@@ -267,7 +281,7 @@ def test_flop_ratio_is_two_on_a_real_resnet18():
     assert counter.get_total_flops() / (meta * 1e9) == pytest.approx(2.0, abs=0.01)
 
 
-def test_nb01_gmacs_at_112_by_hand():
+def test_nb02_gmacs_at_112_by_hand():
     """At 112x112 the convolutions do a quarter of their 224x224 work; fc6-fc8 the same as ever."""
     from course_utils.architecture import build_vgg
     from course_utils.counting import layer_table
@@ -315,6 +329,33 @@ class _NoFlatten(nn.Module):
         return self.classifier(self.avgpool(self.features(x)))
 
 
+# Wrong answers the old nb03 checks passed: a 32x32 probe left pool5 at 1x1 (max = average there),
+# and dropout is off in eval(), so neither p nor the dropout's place changed the logits.
+def _vgg13_adaptive_max_pool() -> nn.Module:
+    model = nb03.solution_vgg13()
+    model.avgpool = nn.AdaptiveMaxPool2d((7, 7))
+    return model
+
+
+def _vgg13_dropout(p: float) -> nn.Module:
+    model = nb03.solution_vgg13()
+    model.classifier[2], model.classifier[5] = nn.Dropout(p), nn.Dropout(p)
+    return model
+
+
+def _vgg13_dropout_before_relu() -> nn.Module:
+    model = nb03.solution_vgg13()
+    c = model.classifier
+    model.classifier = nn.Sequential(c[0], c[2], c[1], c[3], c[5], c[4], c[6])
+    return model
+
+
+def _config_c_adaptive_max_pool() -> nn.Module:
+    model = nb03.solution_config_c()
+    model.avgpool = nn.AdaptiveMaxPool2d((7, 7))
+    return model
+
+
 def _no_clone_record(model, module, x):
     stored = {}
     handle = module.register_forward_hook(lambda m, i, o: stored.setdefault("out", o))
@@ -332,6 +373,21 @@ def _leaky_record(model, module, x):
     return stored["out"]
 
 
+def _record_without_finally(model, module, x):
+    """Clones and removes its hook, but not in a finally: a model that raises leaves the hook behind.
+    (It passed nb09.check_record before the check ran a model that raises.)"""
+    stored = {}
+
+    def hook(mod, inputs, output):
+        stored["out"] = output.detach().clone()
+
+    handle = module.register_forward_hook(hook)
+    with torch.no_grad():
+        model(x)
+    handle.remove()
+    return stored["out"]
+
+
 def _predict_leaves_eval(m, x):
     m.eval()
     with torch.no_grad():
@@ -342,6 +398,15 @@ def _predict_no_softmax(m, x):
     m.eval()
     with torch.no_grad():
         return m(x)
+
+
+def _predict_always_train(m, x):
+    """Restores train() whatever the mode was: right only for a model that started in train mode."""
+    m.eval()
+    with torch.no_grad():
+        out = m(x).softmax(1)
+    m.train()
+    return out
 
 
 def _predict_tracks_grad(m, x):
@@ -355,6 +420,37 @@ def _predict_tracks_grad(m, x):
 def _flip_in_place(x):
     x[0] = x[0].flip(-1)
     return x
+
+
+# Wrong answers to notebook 07's exercise 1 that its old check passed (it looked at one call only):
+def _flip_first_half(x):
+    """The same images (the first half) every call: no coin at all."""
+    out = x.clone()
+    out[: len(x) // 2] = x[: len(x) // 2].flip(-1)
+    return out
+
+
+def _flip_exactly_half(x):
+    """Exactly half the batch, a random half: each image 1/2, but the coins are not independent."""
+    out, chosen = x.clone(), torch.randperm(len(x))[: len(x) // 2]
+    out[chosen] = x[chosen].flip(-1)
+    return out
+
+
+def _flip_in_pairs(x):
+    """One coin per pair of neighbouring images."""
+    flip = (torch.rand(len(x) // 2) < 0.5).repeat_interleave(2)
+    out = x.clone()
+    out[flip] = x[flip].flip(-1)
+    return out
+
+
+def _flip_one_time_coins(x):
+    """Coins drawn from a generator seeded anew at every call: random-looking, but the same set every call."""
+    flip = torch.rand(len(x), generator=torch.Generator().manual_seed(0)) < 0.5
+    out = x.clone()
+    out[flip] = x[flip].flip(-1)
+    return out
 
 
 class _UnusedBranch(nn.Module):
@@ -371,9 +467,31 @@ class _NanBranch(_UnusedBranch):
         return (x + self.f(x) * math.nan).relu()
 
 
+class _NoFinalRelu(_UnusedBranch):
+    """x + F(x) with the ReLU left out after the sum: the old check passed it (it accepted x when switched off)."""
+
+    def forward(self, x):
+        return x + self.f(x)
+
+
+class _ReluBeforeSum(_UnusedBranch):
+    """relu(F(x)) + x: the ReLU on the branch, not on the sum (passed the old check the same way)."""
+
+    def forward(self, x):
+        return self.f(x).relu() + x
+
+
 def _sgd(block5_lr, head_lr, **kwargs):
+    """Two groups: block 5, and the whole classifier (the old exercise 3's answer at 0.001 and 0.01)."""
     return lambda m: torch.optim.SGD([{"params": m.features[16:].parameters(), "lr": block5_lr},
                                       {"params": m.classifier.parameters(), "lr": head_lr}], lr=0.01, **kwargs)
+
+
+def _sgd3(block5_lr, fc_lr, head_lr, **kwargs):
+    """Three groups, as notebook 08's lesson: block 5, pretrained fc6/fc7, the new head."""
+    return lambda m: torch.optim.SGD([{"params": m.features[16:].parameters(), "lr": block5_lr},
+                                      {"params": m.classifier[:6].parameters(), "lr": fc_lr},
+                                      {"params": m.classifier[6].parameters(), "lr": head_lr}], lr=0.01, **kwargs)
 
 
 def _bn(i: int) -> int:
@@ -404,6 +522,11 @@ HINTS = [
     (nb03.check_vgg13, _NoFlatten, "raised"),
     (nb03.check_config_c, lambda: _vgg("D"), "1x1"),
     (nb03.check_config_c, _config_c_padded, "different logits"),
+    (nb03.check_vgg13, _vgg13_adaptive_max_pool, "AdaptiveAvgPool2d"),
+    (nb03.check_vgg13, lambda: _vgg13_dropout(0.2), "p=0.5"),
+    (nb03.check_vgg13, lambda: _vgg13_dropout(0.0), "p=0.5"),
+    (nb03.check_vgg13, _vgg13_dropout_before_relu, "where torchvision has ReLU"),
+    (nb03.check_config_c, _config_c_adaptive_max_pool, "AdaptiveAvgPool2d"),
     (nb04.check_transform, lambda: 42, "call on a PIL image"),
     (nb04.check_transform, lambda: T.Compose([T.Resize((224, 224)), T.ToTensor()]), "Normalize"),
     (nb04.check_transform, lambda: T.Compose([T.Resize((224, 224)), T.ToTensor(), _NORMALISE]), "differs"),
@@ -415,25 +538,33 @@ HINTS = [
     (nb04.check_bgr_to_tensor, lambda: lambda bgr: torch.zeros(3, 10, 10), "shape"),
     (nb04.check_bgr_to_tensor, lambda: lambda bgr: bgr, "shape"),
     (nb04.check_bgr_to_tensor, lambda: lambda bgr: torch.full((3, 224, 224), math.nan), "differs"),
-    (nb04.check_safe_predict, lambda: lambda m, x: m(x).softmax(1).detach(), "dropout is still on"),
-    (nb04.check_safe_predict, lambda: _predict_no_softmax, "softmax"),
-    (nb04.check_safe_predict, lambda: _predict_leaves_eval, "put it back"),
-    (nb04.check_safe_predict, lambda: _predict_tracks_grad, "gradients"),
+    (nb05.check_safe_predict, lambda: lambda m, x: m(x).softmax(1).detach(), "dropout is still on"),
+    (nb05.check_safe_predict, lambda: _predict_no_softmax, "softmax"),
+    (nb05.check_safe_predict, lambda: _predict_leaves_eval, "put it back"),
+    (nb05.check_safe_predict, lambda: _predict_tracks_grad, "gradients"),
+    (nb05.check_safe_predict, lambda: _predict_always_train, "left it in train() mode"),  # passed before issue 16
+    (nb05.check_safe_predict, lambda: lambda m, x: torch.full((len(x), 4), 0.25), "not the model's"),  # so did this
     (nb06.check_bn_parameters, lambda: "many", "give a number"),
     (nb06.check_bn_parameters, lambda: _bn(1), "number of batch-norm layers"),
     (nb06.check_bn_parameters, lambda: _bn(2), "two learnable"),
     (nb06.check_bn_parameters, lambda: 4 * _bn(2), "buffers"),
     (nb06.check_bn_parameters, lambda: 7, "is not it"),
-    (nb06.check_flip_augment, lambda: 3, "function"),
-    (nb06.check_flip_augment, lambda: lambda x: x.flip(-1), "every image"),
-    (nb06.check_flip_augment, lambda: lambda x: x.clone(), "no image"),
-    (nb06.check_flip_augment, lambda: lambda x: x.flip(-2), "top-bottom"),
-    (nb06.check_flip_augment, lambda: lambda x: x + 1, "neither"),
-    (nb06.check_flip_augment, lambda: lambda x: x[:3], "shape"),
-    (nb06.check_flip_augment, lambda: _flip_in_place, "in place"),
-    (nb06.check_most_confused, lambda: "circle", "pair of class names"),
-    (nb06.check_most_confused, lambda: ("circle", "hexagon"), "not in the classes"),
-    (nb06.check_most_confused, lambda: ("star", "star"), "diagonal"),
+    (nb07.check_flip_augment, lambda: 3, "function"),
+    (nb07.check_flip_augment, lambda: lambda x: x.flip(-1), "every image"),
+    (nb07.check_flip_augment, lambda: lambda x: x.clone(), "no image"),
+    (nb07.check_flip_augment, lambda: lambda x: x.flip(-2), "top-bottom"),
+    (nb07.check_flip_augment, lambda: lambda x: x + 1, "neither"),
+    (nb07.check_flip_augment, lambda: lambda x: x[:3], "shape"),
+    (nb07.check_flip_augment, lambda: _flip_in_place, "in place"),
+    (nb07.check_flip_augment, lambda: _flip_first_half, "the same images every call"),
+    (nb07.check_flip_augment, lambda: _flip_exactly_half, "should vary from call to call"),
+    (nb07.check_flip_augment, lambda: _flip_in_pairs, "depends on whether image"),
+    (nb07.check_flip_augment, lambda: _flip_one_time_coins, "the same images every call"),
+    (nb07.check_flip_augment, lambda: lambda x: x.flip(-1) if torch.rand(()) < 0.5 else x.clone(), "every image"),
+    (nb07.check_most_confused, lambda: "circle", "pair of class names"),
+    (nb07.check_most_confused, lambda: ("circle", "hexagon"), "not in the classes"),
+    (nb07.check_most_confused, lambda: ("star", "star"), "diagonal"),
+    (nb07.check_most_confused, lambda: (), "name the most common"),
     (nb08.check_frozen_with_new_head, lambda: "vgg", "model itself"),
     (nb08.check_frozen_with_new_head, lambda: _vgg11_meta(head=1000, frozen=True), "outputs"),
     (nb08.check_frozen_with_new_head, lambda: _vgg11_meta(head=5), "requires_grad_(False)"),
@@ -441,11 +572,19 @@ HINTS = [
     (nb08.check_block5_parameters, lambda: "lots", "give a number"),
     (nb08.check_block5_parameters, lambda: 132_863_336, "blocks 1-4 stay frozen"),
     (nb08.check_block5_parameters, lambda: 1000, "is not it"),
+    (nb08.check_block5_parameters, lambda: 128_362_472, "1000-class"),  # counted with ImageNet's fc8
+    (nb08.check_block5_parameters, lambda: 2 * (512 * 512 * 9 + 512), "block 5 alone"),
     (nb08.check_param_groups, lambda: 0.01, "function"),
     (nb08.check_param_groups, lambda: lambda m: torch.optim.Adam(m.parameters()), "SGD"),
     (nb08.check_param_groups, lambda: lambda m: torch.optim.SGD(m.parameters(), lr=0.01), "1 parameter group"),
-    (nb08.check_param_groups, lambda: _sgd(0.01, 0.001, momentum=0.9), "expected model.features[16:] at 0.001"),
-    (nb08.check_param_groups, lambda: _sgd(0.001, 0.01), "momentum"),
+    (nb08.check_param_groups, lambda: _sgd(0.01, 0.001, momentum=0.9), "block 5 (features[16:]): found lr 0.01"),
+    (nb08.check_param_groups, lambda: _sgd(0.001, 0.01, momentum=0.9), "fc6 and fc7 got 0.01"),  # passed the old check
+    (nb08.check_param_groups, lambda: _sgd3(0.001, 0.001, 0.001, momentum=0.9), "the new head (classifier[6])"),
+    (nb08.check_param_groups, lambda: lambda m: torch.optim.SGD([{"params": m.features.parameters(), "lr": 0.001},
+                                                                 {"params": m.classifier[:6].parameters(), "lr": 0.001},
+                                                                 {"params": m.classifier[6].parameters(), "lr": 0.01}]),
+     "blocks 1-4"),
+    (nb08.check_param_groups, lambda: _sgd3(0.001, 0.001, 0.01), "momentum"),
     (nb08.check_param_groups, lambda: lambda m: 1 / 0, "ZeroDivisionError"),
     (nb09.check_output_shape, lambda: (20, 20, 512), "order"),
     (nb09.check_output_shape, lambda: (1, 512, 20, 20), "batch"),
@@ -454,8 +593,10 @@ HINTS = [
     (nb09.check_record, lambda: _no_clone_record, "clone"),
     (nb09.check_record, lambda: _leaky_record, "remove"),
     (nb09.check_record, lambda: _raises, "raised"),
-    (nb09.check_shrink_factor, lambda: 256, "positions"),
-    (nb09.check_shrink_factor, lambda: 1 / 32, "upside down"),
+    (nb09.check_record, lambda: _record_without_finally, "finally"),  # passed the old check
+    (nb09.check_shrink_factor, lambda: 1024, "positions"),
+    (nb09.check_shrink_factor, lambda: 1 / 128, "upside down"),
+    (nb09.check_shrink_factor, lambda: 32, "relu5_3"),
     (nb10.check_gradcam_map, lambda: lambda a, g: (g.mean((1, 2))[:, None, None] * a).sum(0), "negative"),
     (nb10.check_gradcam_map, lambda: lambda a, g: (g.sum((1, 2))[:, None, None] * a).sum(0).relu(), "mean"),
     (nb10.check_gradcam_map, lambda: lambda a, g: (g.mean((1, 2))[:, None, None] * a).relu(), "shape"),
@@ -463,6 +604,12 @@ HINTS = [
     (nb10.check_layer_for_28, lambda: "pool4", "pool"),
     (nb10.check_layer_for_28, lambda: "relu5_3", "block 5"),
     (nb10.check_layer_for_28, lambda: 22, "string"),
+    (nb10.check_layer_for_28, lambda: "conv4_3", "Hint 2"),       # the conv, not its ReLU
+    (nb10.check_layer_for_28, lambda: "relu4_2", "not the *last*"),
+    (nb10.check_layer_for_28, lambda: "relu3_3", "56 x 56"),
+    (nb10.check_gradcam_map, lambda: lambda a, g: (g.mean((1, 2))[:, None, None] * a).sum(0), "Hint 1"),
+    (nb11.check_energy, lambda: lambda h, m: float(m.mean()), "Hint 1"),
+    (nb11.check_spearman, lambda: _argsort_spearman, "Hint 1"),
     (nb10.check_cam_map, lambda: lambda a, w, c: (w[c][:, None, None] * a).sum(0) / 20, "Grad-CAM's map"),
     (nb10.check_cam_map, lambda: lambda a, w, c: (w[c][:, None, None] * a).sum(0).relu(), "no ReLU"),
     (nb10.check_cam_map, lambda: lambda a, w, c: (w[:, c][:3, None, None] * a[:3]).sum(0), "differ"),
@@ -490,6 +637,11 @@ HINTS = [
     (nb12.check_residual_block, lambda: lambda c: 3, "nn.Module"),
     (nb12.check_residual_block, lambda: _UnusedBranch, "not used"),
     (nb12.check_residual_block, lambda: _NanBranch, "NaN"),
+    (nb12.check_residual_block, lambda: _NoFinalRelu, "ReLU after the sum"),
+    (nb12.check_residual_block, lambda: _ReluBeforeSum, "ReLU after the sum"),
+    (nb12.check_flop_ratio, lambda: 2.0e9, "giga"),
+    (nb00.check_cache_folder, lambda: Path(torch.hub.get_dir()), "hub folder"),
+    (nb00.check_vgg16_megabytes, lambda: 138_357_544 * 4 / 1e6, "MB (millions of bytes)"),
 ]
 
 
@@ -518,23 +670,37 @@ def test_wrong_answer_gets_its_hint(check, make_answer, hint, capsys):
 def test_most_confused_hints_rows_and_columns(capsys):
     from course_utils.data import CLASSES
 
-    mistakes, _ = nb06._mistakes()
+    mistakes, _ = nb07._mistakes()
     worst = max(mistakes.values())
     true, pred = next(pair for pair, n in mistakes.items() if n == worst)
     if mistakes.get((pred, true), 0) < worst:  # not a tie: the reversed pair mixes up rows and columns
-        assert nb06.check_most_confused((CLASSES[pred], CLASSES[true])) is False
+        assert nb07.check_most_confused((CLASSES[pred], CLASSES[true])) is False
         assert "swap" in _verdict(capsys)
     rare = [(t, p) for t in range(len(CLASSES)) for p in range(len(CLASSES))
             if t != p and mistakes.get((t, p), 0) < worst and mistakes.get((p, t), 0) < worst]
-    assert nb06.check_most_confused((CLASSES[rare[0][0]], CLASSES[rare[0][1]])) is False
+    assert nb07.check_most_confused((CLASSES[rare[0][0]], CLASSES[rare[0][1]])) is False
     assert "most common mistake" in _verdict(capsys)
+
+
+def test_most_confused_with_no_mistakes_wants_no_pair(monkeypatch, capsys):
+    """A model that makes no mistake confused no pair: the old check passed any pair then."""
+    monkeypatch.setattr(nb07, "_mistakes", lambda: ({}, 1000))
+    assert nb07.check_most_confused(("star", "circle")) is False
+    assert "the answer is ()" in _verdict(capsys)
+    assert nb07.check_most_confused(()) is True
+
+
+def test_flip_check_leaves_the_learners_random_state_alone():
+    state = torch.get_rng_state()
+    assert nb07.check_flip_augment(nb07.solution_flip_augment()) is True
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_a_count_given_as_a_tensor_is_accepted(capsys):
     assert nb08.check_block5_parameters(torch.tensor(nb08.solution_block5_parameters())) is True
 
 
-def test_nb02_revealed_code_uses_the_notebooks_own_functions():
+def test_nb03_revealed_code_uses_the_notebooks_own_functions():
     src = solution_source(nb03.solution_config_c)
     assert "(256, 1)" in src and src.splitlines()[-1] == "answer = VGG(make_features(cfg_c))"
     scope = {"VGG": lambda features: features, "make_features": lambda cfg: cfg}  # stand-ins for the notebook's own

@@ -10,6 +10,19 @@ import torchvision
 
 from course_utils.exercises import not_attempted, number_check, report
 
+HINTS = {
+    "cache_folder": (
+        "`torch.hub.get_dir()` gives torch's hub folder; the downloaded weights files sit in one of its "
+        "subfolders.",
+        "Wrap it in a `Path` and add the subfolder with `/`: `Path(torch.hub.get_dir()) / \"...\"`, with the "
+        "subfolder's name in the quotes.",
+    ),
+    "vgg16_megabytes": (
+        "The file holds one float32 number per parameter, and a float32 takes 4 bytes.",
+        "Bytes = `num_params * 4`; one MiB is `2**20` bytes (1,048,576), not a million.",
+    ),
+}
+
 
 def _documented_cache_dir() -> Path:
     """``$TORCH_HOME/hub/checkpoints``, with the defaults torch.hub documents.
@@ -28,10 +41,12 @@ def check_cache_folder(answer) -> bool:
     if not isinstance(answer, (str, os.PathLike)):
         return report(False, f"give a folder as a Path or a string, got {type(answer).__name__}.")
     expected = _documented_cache_dir()
-    if Path(answer).expanduser().resolve() == expected:
+    given = Path(answer).expanduser().resolve()
+    if given == expected:
         return report(True, f"torch keeps weights in {expected}")
-    return report(False, f"{answer} is not it. Hint: torch.hub.get_dir() gives the hub folder; "
-                         "weights go in a subfolder.")
+    if given == expected.parent:
+        return report(False, f"{answer} is torch's hub folder; the weights go in one of its subfolders.", hint=2)
+    return report(False, f"{answer} is not it: start from torch.hub.get_dir().", hint=1)
 
 
 def solution_cache_folder():
@@ -54,10 +69,15 @@ def _vgg16_parameters() -> int:
 @number_check("a number of MiB")
 def check_vgg16_megabytes(value: float) -> bool:
     """Exercise 2: VGG16's weights file size in MiB, from its parameter count."""
-    expected = _vgg16_parameters() * 4 / 2**20
+    params = _vgg16_parameters()
+    expected = params * 4 / 2**20
     if abs(value - expected) < 1:
         return report(True, f"{expected:.1f} MiB: every parameter is a 4-byte float32.")
-    return report(False, f"{value:.1f} is off. Hint: parameters x bytes per float32 / 2**20.")
+    if abs(value - params * 4 / 1e6) < 1:
+        return report(False, f"{value:.1f} is in MB (millions of bytes); a MiB is 2**20 bytes.", hint=2)
+    if abs(value - params / 2**20) < 1 or abs(value - params / 1e6) < 1:
+        return report(False, f"{value:.1f} counts parameters, not bytes: each one is a 4-byte float32.", hint=1)
+    return report(False, f"{value:.1f} is off: parameters x bytes per float32, in MiB.", hint=2)
 
 
 def solution_vgg16_megabytes():

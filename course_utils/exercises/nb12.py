@@ -14,6 +14,34 @@ from torch import nn
 from course_utils.exercises import call_safely, not_attempted, number_check, report
 from course_utils.zoo import DEFAULT_WEIGHTS, ZOO
 
+HINTS = {
+    "better_and_cheaper": (
+        "Find VGG19's card in `zoo_cards()`, then test every card against it on two things at once: "
+        "`acc1` higher, and `gflops` below a quarter of VGG19's.",
+        "A set comprehension over the cards, `{c.arch for c in cards if ... and ...}`, with VGG19's card from "
+        "`next(c for c in cards if c.arch == \"vgg19\")`.",
+    ),
+    "recipe_share": (
+        "Two differences of top-1 accuracy (`acc1`): ConvNeXt-Tiny's lead over ResNet-50's V1 weights, and "
+        "how much ResNet-50's V2 weights gained over its V1 weights.",
+        "`model_card(\"resnet50\", \"IMAGENET1K_V2\")` is the V2 card; the answer is (V2 - V1) / (ConvNeXt - V1), "
+        "a fraction, not points or a percentage.",
+    ),
+    "flop_ratio": (
+        "`FlopCounterMode(display=False)` counts the FLOPs of everything run inside `with counter:`; run one "
+        "forward pass there and read `counter.get_total_flops()`.",
+        "Build `torchvision.models.resnet18()` and `torch.randn(1, 3, 224, 224)` inside `with torch.device(\"meta\"):` "
+        "(shapes only, instant), count, then divide by `ResNet18_Weights.IMAGENET1K_V1.meta[\"_ops\"] * 1e9`.",
+    ),
+    "residual_block": (
+        "Write a subclass of `nn.Module`: build the two convolutions in `__init__`, and in `forward` add the "
+        "block's input `x` to their output before the last ReLU.",
+        "In `__init__`: `self.f = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(), "
+        "nn.Conv2d(channels, channels, 3, padding=1))`; `forward(self, x)` returns `(x + self.f(x)).relu()`. "
+        "The class itself can be `make_block`.",
+    ),
+}
+
 # --- Exercise 1: which designs beat VGG19 at a quarter of its compute? -----------------------
 
 def _acc1_and_gflops(arch: str) -> tuple[float, float]:
@@ -48,7 +76,7 @@ def check_better_and_cheaper(answer) -> bool:
         hint.append(f"{len(missing)} qualifying model(s) missing")
     if extra:
         hint.append(f"{extra} do not qualify (check both accuracy and GFLOPS)")
-    return report(False, "; ".join(hint) + ". Compare each card's acc1 and gflops with VGG19's.")
+    return report(False, "; ".join(hint) + ". Compare each card's acc1 and gflops with VGG19's.", hint=1)
 
 
 def solution_better_and_cheaper():
@@ -80,11 +108,12 @@ def check_recipe_share(value: float) -> bool:
     if abs(value - 100 * expected) < 1:
         return report(False, "that looks like a percentage: give the fraction (between 0 and 1).")
     if abs(value - lead / closed) < 0.01:
-        return report(False, "your ratio is upside down: the points closed by V2, divided by the whole lead.")
+        return report(False, "your ratio is upside down: the points closed by V2, divided by the whole lead.", hint=2)
     if abs(value - closed) < 0.01 or abs(value - lead) < 0.01:
-        return report(False, "that is a number of points, not a fraction: divide the points closed by the lead.")
+        return report(False, "that is a number of points, not a fraction: divide the points closed by the lead.",
+                      hint=2)
     return report(False, f"{value:.3f} is off. Lead = ConvNeXt-Tiny V1 - ResNet-50 V1; closed = ResNet-50 V2 - V1; "
-                         "answer = closed / lead (use each card's acc1).")
+                         "answer = closed / lead (use each card's acc1).", hint=1)
 
 
 def solution_recipe_share():
@@ -113,9 +142,12 @@ def check_flop_ratio(value: float) -> bool:
         return report(True, f"the ratio is {value:.3f}, about {expected:.0f}: torchvision's figure counts "
                             "multiply-adds, FlopCounterMode counts the multiply and the add separately.")
     if abs(value - 1 / expected) < 0.05:
-        return report(False, "your ratio is upside down: counted FLOPs divided by torchvision's figure.")
+        return report(False, "your ratio is upside down: counted FLOPs divided by torchvision's figure.", hint=2)
+    if abs(value / 1e9 - expected) < 0.05:
+        return report(False, "torchvision's figure is in giga-operations: multiply meta['_ops'] by 1e9 "
+                             "before dividing.", hint=2)
     return report(False, f"{value:.3f} is off. Count with FlopCounterMode(display=False) around one forward, "
-                         "then get_total_flops() / (meta['_ops'] * 1e9).")
+                         "then get_total_flops() / (meta['_ops'] * 1e9).", hint=1)
 
 
 def solution_flop_ratio():
@@ -160,7 +192,8 @@ def check_residual_block(answer) -> bool:
         return report(False, f"make_block(8) should return an nn.Module, got {type(block).__name__}.")
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     if len(convs) < 2 or any(c.kernel_size != (3, 3) for c in convs):
-        return report(False, "the residual branch F should hold two 3x3 convolutions (padding=1 keeps the size).")
+        return report(False, "the residual branch F should hold two 3x3 convolutions (padding=1 keeps the size).",
+                      hint=2)
     torch.manual_seed(0)
     x = torch.randn(2, 8, 16, 16)
     outputs, err = call_safely(_run_and_switch_off, block, x, doing="running the block")
@@ -169,15 +202,19 @@ def check_residual_block(answer) -> bool:
     out, switched_off = outputs
     if not all(isinstance(t, torch.Tensor) and t.shape == x.shape for t in outputs):
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        return report(False, f"the output must have the input's shape {tuple(x.shape)}, got {got}. Use padding=1.")
+        return report(False, f"the output must have the input's shape {tuple(x.shape)}, got {got}. Use padding=1.",
+                      hint=2)
     out, switched_off = out.float(), switched_off.float()
     if not torch.isfinite(out).all():
         return report(False, "the block's output holds NaN or inf values.")
     if torch.allclose(out, x.relu(), atol=1e-6) or torch.allclose(out, x, atol=1e-6):
-        return report(False, "the output equals the input: the convolutions are not used. Add F(x) to x.")
+        return report(False, "the output equals the input: the convolutions are not used. Add F(x) to x.", hint=1)
     if not (torch.allclose(switched_off, x.relu(), atol=1e-6) or torch.allclose(switched_off, x, atol=1e-6)):
         return report(False, "with every weight set to zero the block should pass x through (relu(x + 0)). "
-                             "Is the skip connection there? Return relu(x + F(x)).")
+                             "Is the skip connection there? Return relu(x + F(x)).", hint=2)
+    if (out < 0).any():
+        return report(False, "the output has negative values, so the last step is not the ReLU: the block "
+                             "computes relu(x + F(x)), the ReLU after the sum.", hint=2)
     return report(True, "with its weights at zero the block passes its input through. A block near zero is "
                         "close to the identity, and gradients flow through the skip path: "
                         "that is why very deep ResNets train.")

@@ -4,6 +4,27 @@ from __future__ import annotations
 
 from course_utils.exercises import call_safely, not_attempted, number_check, report
 
+HINTS = {
+    "scaled_lr": (
+        "The linear scaling rule multiplies the rate by k, where k is how many times larger the *global* "
+        "batch (all GPUs together) is than the paper's 256.",
+        "Global batch = 8 GPUs x 64 images per GPU; the rate is 0.01 x (global batch / 256).",
+    ),
+    "shard": (
+        "`DistributedSampler` first pads the list of indices to a multiple of `world_size` by repeating "
+        "indices from its start, then deals the padded list like cards: rank r takes every "
+        "`world_size`-th index, starting at position r.",
+        "Padded list: `[i % n for i in range(total)]`, where `total` is `n` rounded up to a multiple of "
+        "`world_size` (`math.ceil`); then take a slice of it with a step of `world_size`.",
+    ),
+    "warmup_lr": (
+        "Gradual warm-up is a straight line in time: from the small-batch rate (3.2 / 32) at epoch 0 to the "
+        "full rate 3.2 at epoch 5.",
+        "start + (target - start) x (the fraction of the warm-up done), with start = 3.2 / 32 and the "
+        "fraction 2.5 / 5.",
+    ),
+}
+
 # --- Exercise 1: the learning rate for a bigger global batch ----------------------------------
 
 PAPER_BATCH, PAPER_LR = 256, 0.01  # Simonyan & Zisserman 2015, section 3.1
@@ -21,12 +42,14 @@ def check_scaled_lr(value: float) -> bool:
                             f"{expected:g}. Warm up to it over the first epochs (Goyal et al. 2017).")
     if abs(value - PAPER_LR * GPUS) < 1e-9:
         return report(False, "that scales with the number of GPUs; the rule scales with the global batch, "
-                             "and each GPU here holds 64 images, not 256.")
+                             "and each GPU here holds 64 images, not 256.", hint=1)
     if abs(value - PAPER_LR) < 1e-9:
-        return report(False, "that is the paper's rate unchanged; the global batch is not 256 any more.")
+        return report(False, "that is the paper's rate unchanged; the global batch is not 256 any more.", hint=1)
     if value < PAPER_LR:
-        return report(False, "a bigger batch averages more gradients, so the steps can be bigger, not smaller.")
-    return report(False, f"{value:g} is not it: multiply the paper's rate by (global batch / {PAPER_BATCH}).")
+        return report(False, "a bigger batch averages more gradients, so the steps can be bigger, not smaller.",
+                      hint=1)
+    return report(False, f"{value:g} is not it: multiply the paper's rate by (global batch / {PAPER_BATCH}).",
+                  hint=2)
 
 
 def solution_scaled_lr():
@@ -79,12 +102,12 @@ def check_shard(answer) -> bool:
             if got == unpadded:
                 return report(False, f"with n={n} and {world} ranks, rank {rank} got {len(got)} items but rank 0 "
                                      f"gets {len(expected[0])}: every rank must run the same number of steps, so "
-                                     "the sampler pads the list, repeating indices from the start.")
+                                     "the sampler pads the list, repeating indices from the start.", hint=1)
             share = -(-n // world)
             if got == list(range(rank * share, min(n, (rank + 1) * share))):
                 return report(False, "those are contiguous blocks; the sampler deals like cards: "
-                                     "rank, rank + world_size, rank + 2 * world_size, ...")
-            return report(False, f"f({n}, {rank}, {world}) gave {got}, the sampler gives {expected[rank]}.")
+                                     "rank, rank + world_size, rank + 2 * world_size, ...", hint=1)
+            return report(False, f"f({n}, {rank}, {world}) gave {got}, the sampler gives {expected[rank]}.", hint=2)
     return report(True, "every rank gets ceil(n / world_size) indices, dealt like cards after padding "
                         "the list with its own first indices: equal shares, so no rank waits for another.")
 
@@ -116,11 +139,12 @@ def check_warmup_lr(value: float) -> bool:
                             "small-batch rate, while the network changes fastest; the full rate comes once "
                             "it has settled.")
     if abs(value - WARM_TARGET * WARM_AT / WARM_EPOCHS) < 1e-6:
-        return report(False, f"that ramps up from 0; Goyal et al. start from the small-batch rate, {start:g}.")
+        return report(False, f"that ramps up from 0; Goyal et al. start from the small-batch rate, {start:g}.",
+                      hint=1)
     if abs(value - WARM_TARGET) < 1e-6:
-        return report(False, "that is the full rate: the warm-up lasts 5 epochs, and only 2.5 have passed.")
+        return report(False, "that is the full rate: the warm-up lasts 5 epochs, and only 2.5 have passed.", hint=1)
     return report(False, f"{value:g} is not it: start + (target - start) * 2.5 / 5, "
-                         f"with start = {WARM_TARGET:g} / {WARM_K}.")
+                         f"with start = {WARM_TARGET:g} / {WARM_K}.", hint=2)
 
 
 def solution_warmup_lr():
