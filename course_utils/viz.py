@@ -194,7 +194,7 @@ def show_heatmaps(images: list, titles: list[str] | None = None, ncols: int = 4,
     fig, axes = image_grid(len(images), ncols, size)
     for i, (ax, img) in enumerate(zip(axes, images)):
         img = _as_array(img)
-        ax.imshow(img, cmap="jet" if img.ndim == 2 else None, vmin=0, vmax=1)
+        ax.imshow(img, cmap="viridis" if img.ndim == 2 else None, vmin=0, vmax=1)
         if titles:
             ax.set_title(titles[i], fontsize=9)
     fig.tight_layout()

@@ -227,3 +227,12 @@ def test_overlay_errors():
         overlay(torch.full((3, 8, 8), -2.0), np.zeros((2, 2)))
     with pytest.raises(ValueError, match="one"):
         overlay(img, np.zeros((2, 2, 2)))
+
+
+def test_the_default_colormap_is_viridis_and_jet_is_one_argument_away():
+    from course_utils.gradcam.overlay import DEFAULT_COLORMAP
+
+    img, ramp = np.zeros((4, 4, 3)), np.linspace(0, 1, 16).reshape(4, 4)
+    assert DEFAULT_COLORMAP == "viridis"
+    assert np.array_equal(overlay(img, ramp), overlay(img, ramp, colormap="viridis"))
+    assert not np.allclose(overlay(img, ramp), overlay(img, ramp, colormap="jet"))

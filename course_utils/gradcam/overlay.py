@@ -20,6 +20,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+# The default colour map: viridis was designed (van der Walt and Smith, for matplotlib 2.0,
+# bids.github.io/colormap) to be perceptually uniform, equal steps in value looking like equal
+# steps in colour, and readable with the most common form of colour blindness. The Grad-CAM
+# papers draw with jet, a rainbow that is neither: its bright bands can look like edges that are
+# not in the map. Jet stays one argument away: overlay(..., colormap="jet").
+DEFAULT_COLORMAP = "viridis"
+
 # A few OpenCV colour maps by name, so a widget can offer them.
 COLORMAPS = {
     "jet": cv2.COLORMAP_JET,
@@ -65,7 +72,7 @@ def resize_map(heatmap, height: int, width: int) -> np.ndarray:
     return cv2.resize(hm, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def colorize(heatmap: np.ndarray, colormap: int | str = "jet") -> np.ndarray:
+def colorize(heatmap: np.ndarray, colormap: int | str = DEFAULT_COLORMAP) -> np.ndarray:
     """(H, W) values in [0, 1] -> (H, W, 3) RGB float colours (OpenCV returns BGR; we flip it)."""
     cmap = COLORMAPS[colormap] if isinstance(colormap, str) else colormap
     levels = np.uint8(np.clip(heatmap, 0, 1) * 255)
@@ -73,7 +80,7 @@ def colorize(heatmap: np.ndarray, colormap: int | str = "jet") -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
-def overlay(image, heatmap, alpha: float = 0.4, colormap: int | str = "jet") -> np.ndarray:
+def overlay(image, heatmap, alpha: float = 0.4, colormap: int | str = DEFAULT_COLORMAP) -> np.ndarray:
     """Blend a colour-mapped ``heatmap`` (values in [0, 1]) over ``image``.
 
     Returns an (H, W, 3) float array in [0, 1] ready for ``plt.imshow``:
