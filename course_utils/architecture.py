@@ -126,9 +126,10 @@ class VGG(nn.Module):
 
 
 def init_vgg_weights(model: nn.Module) -> None:
-    """torchvision's initialisation: He (Kaiming) normal for convs, N(0, 0.01) for FC layers.
+    """torchvision's initialisation: He (Kaiming) normal for convs, normal with std 0.01 for FC layers.
 
-    The paper trained A from a N(0, 0.01) start and copied A's layers into the deeper
+    The paper (Sec. 3.1) trained A from a normal start with variance 10^-2 (std 0.1) and copied A's
+    layers into the deeper
     nets, then noted that Glorot-style init works without that trick. He init is the
     modern answer for ReLU networks: it keeps the activations' variance steady with depth.
     """

@@ -31,12 +31,40 @@ def show_figure(fig: Figure) -> None:
     plt.close(fig)
 
 
+# The explorer each cell showed last, by (kind, cell): running the cell again closes the old one.
+# An open widget stays alive in ipywidgets' registry, and with it its callbacks and everything
+# they hold (a VGG16, its batch, its gradients): without this, every re-run kept one more model.
+_shown: dict[tuple[str, str | None], widgets.VBox] = {}
+
+
+def _cell_id() -> str | None:
+    """The id of the notebook cell running now (JupyterLab sends it), or None."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        return shell.get_parent().get("metadata", {}).get("cellId") if shell is not None else None
+    except Exception:  # noqa: BLE001 - outside a kernel there is no cell
+        return None
+
+
+def close_widget(widget: widgets.Widget) -> None:
+    """Close a widget and everything inside it, so that nothing keeps their callbacks alive."""
+    for child in getattr(widget, "children", ()):
+        close_widget(child)
+    widget.close()
+
+
 def explorer(rows: list[list[widgets.Widget]], draw: Callable[[], None]) -> widgets.VBox:
     """Lay the controls out in rows above an output area; redraw into it whenever one changes.
 
     ``draw()`` reads the controls' values and displays what to show; it runs once at
-    the start and again, into a cleared output, after every change.
+    the start and again, into a cleared output, after every change. Showing an explorer
+    again from the same cell (a re-run) first closes the one it showed before.
     """
+    key = (draw.__qualname__, _cell_id())
+    if key in _shown:
+        close_widget(_shown.pop(key))
     out = widgets.Output()
 
     def redraw(_=None) -> None:
@@ -49,6 +77,7 @@ def explorer(rows: list[list[widgets.Widget]], draw: Callable[[], None]) -> widg
             control.observe(redraw, names="value")
     redraw()
     ui = widgets.VBox([widgets.HBox(row) for row in rows] + [out])
+    _shown[key] = ui
     display(ui)
     return ui
 
