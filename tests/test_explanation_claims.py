@@ -2,8 +2,9 @@
 
 Notebook 11 asserts them too (nbval runs it); here they fail fast, by name, without the
 notebook. If a retrained ``data/small_vgg.pt`` or a change to Grad-CAM makes one false, the
-notebook's wording must change with it. The last test pins the meaning of the own / other /
-both measures, as notebook 11 defines them in prose, on maps whose answers are planted.
+notebook's wording must change with it. Another test pins the meaning of the own / other /
+both measures, as notebook 11 defines them in prose, on maps whose answers are planted; the
+last, that exercise 3's check rejects two wrong ways to rank (one used to pass).
 """
 
 import pytest
@@ -71,3 +72,20 @@ def test_own_other_both_mean_what_notebook_11_says():
     assert d.other_hit.tolist() == [[False, False], [True, False]]
     assert (d.own_rate, d.other_rate, d.both_rate) == (0.5, 0.25, 0.5)
     assert d.energy_margin == pytest.approx((1 + 1 - 1 + 0) / 4)
+
+
+def test_spearman_check_rejects_dense_and_argsort_ranks(capsys):
+    """Exercise 3 of notebook 11: dense ranks (torch.unique's inverse) used to pass check_spearman."""
+    from course_utils.exercises import nb11
+
+    def pearson_of(rank):
+        def spearman_corr(a, b):
+            ra, rb = rank(a.flatten()).double(), rank(b.flatten()).double()
+            ra, rb = ra - ra.mean(), rb - rb.mean()
+            return float(ra @ rb / (ra.norm() * rb.norm()))
+        return spearman_corr
+
+    assert nb11.check_spearman(pearson_of(lambda v: torch.unique(v, return_inverse=True)[1])) is False
+    assert "ranks must skip" in capsys.readouterr().out
+    assert nb11.check_spearman(pearson_of(lambda v: v.argsort())) is False
+    assert "*positions*" in capsys.readouterr().out

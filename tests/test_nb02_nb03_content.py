@@ -148,3 +148,44 @@ def test_02_gives_the_grad_cam_papers_reason_for_the_last_conv_layer() -> None:
     assert "arXiv:1610.02391" in prose
     assert ("best compromise between high-level semantics and detailed spatial information" in prose)
     assert "sees nearly the whole" not in _text("02")
+
+
+def _vgg13_pool3(init: bool) -> nn.Module:
+    """VGG13 on the CPU whose pool1 is MaxPool2d(3, 2, padding=1): the same weights fit, the function differs."""
+    model = build_vgg("B", init_weights=init)
+    model.features[4] = nn.MaxPool2d(3, 2, padding=1)
+    return model
+
+
+@pytest.mark.parametrize("init", [True, False])
+def test_03_logits_check_follows_the_logits_scale(init: bool, capsys) -> None:
+    """With PyTorch's default init the logits are small; a fixed atol of 1e-5 nearly passed this wrong pool."""
+    from course_utils.exercises import nb03
+
+    assert not nb03.check_vgg13(_vgg13_pool3(init))
+    assert "different logits" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("config, counts", [("A", "8 convolutions, the reference has 10"),
+                                            ("D", "13 convolutions, the reference has 10")])
+def test_03_a_wrong_configuration_is_told_to_count_convolutions(config: str, counts: str, capsys) -> None:
+    from course_utils.exercises import nb03
+
+    assert not nb03.check_vgg13(_meta_vgg(config))
+    out = capsys.readouterr().out
+    assert counts in out and "Hint 1" in out
+
+
+def test_02_checks_name_the_convolutions_share_and_flops(capsys) -> None:
+    from course_utils.exercises import nb02
+
+    assert not nb02.check_fc_share(1 - nb02.solution_fc_share())
+    assert "convolutions' share" in capsys.readouterr().out
+    assert not nb02.check_gmacs_at_112(2 * nb02.solution_gmacs_at_112())
+    assert "FLOPs" in capsys.readouterr().out
+
+
+def test_02_fc6_is_counted_as_parameters_not_weights() -> None:
+    """fc6's 102,764,544 include 4096 biases: 02 must not call them weights."""
+    code = _text("02", "code")
+    assert "params:,} parameters: " in code and "plus 4096 biases" in code

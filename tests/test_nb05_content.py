@@ -75,3 +75,26 @@ def test_points_to_notebook_02_for_the_tables_rather_than_saying_it_lists_them()
     prose = _prose()
     assert "lists its Tables" not in prose
     assert "Tables 3 to 5" not in prose or "points to" in prose
+
+
+def test_quotes_code_instead_of_pointing_to_an_unseen_text():
+    everything = "\n".join("".join(c["source"]) for c in _cells()).lower()
+    for unseen in (r"seed text", r"\bthe seed\b", r"the text this course started from", r"started from"):
+        assert not re.search(unseen, everything), f"notebook 05 points to {unseen!r}, which a learner never sees"
+
+
+def test_linear_to_conv_check_explains_copying_into_a_parameter_outside_no_grad():
+    import contextlib
+    import io
+
+    from course_utils.exercises import nb05
+
+    def copy_while_recording(linear, in_channels, k):
+        conv = nn.Conv2d(in_channels, linear.out_features, k)
+        conv.weight.copy_(linear.weight.view(linear.out_features, in_channels, k, k))  # raises: autograd records
+        return conv
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert nb05.check_linear_to_conv(copy_while_recording) is False
+    assert "torch.no_grad()" in out.getvalue() and "Hint 2" in out.getvalue()

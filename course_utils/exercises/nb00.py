@@ -75,6 +75,10 @@ def check_vgg16_megabytes(value: float) -> bool:
         return report(True, f"{expected:.1f} MiB: every parameter is a 4-byte float32.")
     if abs(value - params * 4 / 1e6) < 1:
         return report(False, f"{value:.1f} is in MB (millions of bytes); a MiB is 2**20 bytes.", hint=2)
+    if abs(value - params * 4 / 2**30) < 0.01:
+        return report(False, f"{value:.3f} is in GiB (2**30 bytes); the exercise asks for MiB (2**20 bytes).", hint=2)
+    if abs(value - params * 4) < 1e6:
+        return report(False, f"{value:,.0f} is in bytes; divide by 2**20 for MiB.", hint=2)
     if abs(value - params / 2**20) < 1 or abs(value - params / 1e6) < 1:
         return report(False, f"{value:.1f} counts parameters, not bytes: each one is a 4-byte float32.", hint=1)
     return report(False, f"{value:.1f} is off: parameters x bytes per float32, in MiB.", hint=2)

@@ -22,8 +22,9 @@ HINTS = {
     "conv_output": (
         "The shape: PyTorch orders it (batch, channels, height, width). A 3x3 convolution with "
         "padding=1 keeps the height and width (section 2), and its out_channels sets the channels.",
-        "The count: each of the 128 filters holds a 3x3 grid of weights for every one of the 64 input "
-        "channels, plus one bias of its own: 3*3*64*128 + 128. To let PyTorch confirm both, build the layer "
+        "The count: each of the out_channels filters holds a 3x3 grid of weights for every input channel, "
+        "plus one bias of its own: section 2's 3·3·C_in·C_out + C_out, with this layer's C_in and C_out. "
+        "To let PyTorch confirm both, build the layer "
         "and an empty input inside `with torch.device(\"meta\"):` (section 1) and read `out.shape` and "
         "each parameter's `numel()`.",
     ),
@@ -64,6 +65,8 @@ def check_conv_output(answer) -> bool:
     if not isinstance(answer, (tuple, list)) or len(answer) != 2:
         return report(False, "give a pair: (output shape, parameter count), e.g. ((1, 2, 3, 4), 5).")
     shape, count = _as_shape(answer[0]), as_number(answer[1], whole=True)
+    if shape is None and count is None and _as_shape(answer[1]) is not None and as_number(answer[0]) is not None:
+        return report(False, "the pair is the wrong way round: the shape first, then the parameter count.")
     if shape is None or len(shape) != 4:
         return report(False, f"the shape should be four whole numbers (batch, channels, height, width), "
                              f"got {answer[0]!r:.60}.", hint=1)
@@ -128,6 +131,9 @@ def check_two_blocks(answer) -> bool:
     if isinstance(answer, type) and issubclass(answer, nn.Module):
         return report(False, f"that is the class {answer.__name__}; give a module built from it: "
                              f"answer = {answer.__name__}().")
+    if isinstance(answer, (list, tuple)) and answer and all(isinstance(m, nn.Module) for m in answer):
+        return report(False, "that is a list of modules; nn.Sequential(...) makes them one module that runs "
+                             "them in order: nn.Sequential(*your_list).", hint=1)
     if not isinstance(answer, nn.Module):
         return report(False, f"your answer should be a module (an nn.Sequential), got {type(answer).__name__}.",
                       hint=1)

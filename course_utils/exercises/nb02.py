@@ -87,6 +87,9 @@ def check_fc_share(value: float) -> bool:
         return report(True, f"the FC layers hold {expected:.1%} of VGG16's {total:,} parameters.")
     if abs(value - _FC6 / total) < 0.002:
         return report(False, "that is fc6 alone; add fc7 and fc8.", hint=1)
+    if abs(value - (1 - expected)) < 0.002:
+        return report(False, "that is the convolutions' share; the question asks for the FC layers' (\"fc\").",
+                      hint=2)
     return report(False, f"{value:.3f} is not it. Sum the params of the rows whose kind is 'fc' "
                          "(or use table.split()) and divide by table.params.", hint=2)
 
@@ -128,6 +131,9 @@ def check_gmacs_at_112(value: float) -> bool:
                              "Which layers see the same input size whatever the image size?", hint=2)
     if value > 1000:
         return report(False, f"{value:,.0f} looks like a raw count; give it in billions (divide by 1e9).")
+    if abs(value - 2 * expected) <= 0.01 * expected:
+        return report(False, "that is FLOPs: FlopCounterMode counts a multiply-add as two. Give multiply-adds "
+                             "(half of it), as layer_table's .gmacs does.", hint=1)
     return report(False, f"{value:.3f} is not it. Try layer_table(model, (3, 112, 112)).gmacs.", hint=1)
 
 

@@ -15,7 +15,7 @@ from course_utils.weights import get_weights
 
 HINTS = {
     "transform": (
-        "Print `weights.transforms()` (notebook 04 calls it `transform`): it names its steps and their sizes, "
+        "Print `weights.transforms()` (section 1 calls it `transform`): it names its steps and their sizes, "
         "and `transform.mean` and `transform.std` hold the numbers to normalise with.",
         "`T.Compose([...])` of four steps, in this order: `T.Resize` with one number (256: the short side, "
         "proportions kept), `T.CenterCrop(224)`, `T.ToTensor()`, then `T.Normalize(mean, std)`.",
@@ -24,7 +24,8 @@ HINTS = {
         "The array is already (H, W, 3) like a PIL image, only its last axis runs B, G, R. Reverse that axis "
         "and it is the photo PIL would have given you; from there the weights' own transforms do the rest.",
         "`rgb = bgr[:, :, ::-1]` (or `cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)`), then `Image.fromarray(rgb)` from "
-        "PIL, then `get_weights(\"vgg11\").transforms()` on that image.",
+        "PIL (`from PIL import Image`), then the weights' transforms on that image: `transform(...)` in this "
+        "notebook, or `get_weights(\"vgg11\").transforms()`.",
     ),
 }
 
@@ -47,7 +48,12 @@ def check_transform(answer) -> bool:
     if not callable(answer):
         return report(False, "your answer should be a transform you can call on a PIL image, "
                              f"got {type(answer).__name__}.")
+    if isinstance(answer, type(get_weights("vgg11").transforms())):  # torchvision's ImageClassification
+        return report(False, "that is torchvision's own `weights.transforms()`; the exercise is to build the same "
+                             "steps yourself with `T.Compose([...])`.", hint=2)
     out, err = call_safely(answer, load_image(_cat_path()))
+    if err and "Tensor Image" in err:  # Normalize (a tensor step) placed before ToTensor, on the PIL image
+        return report(False, err + ". Normalize works on tensors: put it after ToTensor().", hint=2)
     if err:
         return report(False, err)
     if not isinstance(out, torch.Tensor):
@@ -62,7 +68,8 @@ def check_transform(answer) -> bool:
     diff = (out - expected).abs().max().item()
     if not diff <= 1e-3:  # written so that NaN fails too
         return report(False, f"the output differs from weights.transforms() by up to {diff:.3f}. "
-                             "Check the order: Resize(256), CenterCrop(224), ToTensor(), Normalize.", hint=2)
+                             "Check the steps and their order: Resize(256) with one number (a pair such as "
+                             "(256, 256) stretches the photo), CenterCrop(224), ToTensor(), Normalize.", hint=2)
     return report(True, f"your transform matches weights.transforms() (largest difference {diff:.1e}).")
 
 
@@ -91,9 +98,15 @@ def check_bgr_to_tensor(answer) -> bool:
         return report(False, f"your answer should be a function taking a NumPy array, got {type(answer).__name__}.")
     bgr = cv2.imread(str(_cat_path()))
     out, err = call_safely(answer, bgr.copy())
+    if err and "ndarray" in err:  # a NumPy array handed to a transform that takes PIL images or tensors
+        return report(False, err + ". The weights' transforms take a PIL image: make one with "
+                                   "Image.fromarray(rgb) first.", hint=2)
     if err:
         return report(False, err)
     expected = _reference_tensor()
+    if isinstance(out, torch.Tensor) and out.dim() == 3 and out.shape[0] == 3 and out.shape != expected.shape:
+        return report(False, f"expected a tensor of shape {tuple(expected.shape)}, got {tuple(out.shape)}: resize "
+                             "the short side to 256 and centre-crop 224 (the weights' transforms do both).", hint=2)
     if not isinstance(out, torch.Tensor) or out.shape != expected.shape:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         return report(False, f"expected a tensor of shape {tuple(expected.shape)}, got {got}.")

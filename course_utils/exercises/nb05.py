@@ -125,6 +125,9 @@ def check_linear_to_conv(answer) -> bool:
     torch.manual_seed(0)
     linear, x = nn.Linear(4 * 3 * 3, 6), torch.randn(2, 4, 5, 7)  # reads a flattened 4 x 3 x 3 block
     conv, err = call_safely(answer, linear, 4, 3)
+    if err and "leaf Variable" in err:  # copy_ into a parameter while autograd records
+        return report(False, err + " Copy into the convolution's weight and bias inside `with torch.no_grad():`.",
+                      hint=2)
     if err:
         return report(False, err)
     if not isinstance(conv, nn.Module):

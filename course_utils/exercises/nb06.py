@@ -48,6 +48,9 @@ def check_bn_parameters(answer: float) -> bool:
     if answer == 2 * total:
         return report(False, "running_mean and running_var are buffers, not learnable parameters: leave them out.",
                       hint=2)
+    if answer == 2 * total + layers:
+        return report(False, "that counts the whole state_dict: running_mean, running_var and num_batches_tracked "
+                             "are buffers, not learnable parameters. Count model.parameters().", hint=2)
     return report(False, f"{answer} is not it. Compare sum(p.numel() for p in model.parameters()) "
                          "with and without batch_norm, or add up the BatchNorm2d layers' parameters.", hint=2)
 

@@ -103,31 +103,31 @@ def check_flip_augment(answer) -> bool:
         torch.manual_seed(0)
         images = torch.rand(64, 3, 16, 16)
         original = images.clone()
-        out, err = call_safely(answer, images)
-        if err:
-            return report(False, err)
-        if not torch.equal(images, original):
-            return report(False, "your function changed the input batch in place; return a new tensor instead.",
-                          hint=2)
-        flipped, problem, hint = _which_flipped(out, original)
-        if problem:
-            return report(False, problem, hint=hint)
-        if not flipped.any():
-            return report(False, "no image was flipped.", hint=1)
-        if flipped.all():
-            return report(False, "every image was flipped: flip each one with probability 1/2 (torch.rand(B) < 0.5).",
-                          hint=1)
-        first = int(flipped.sum())
-        rows = [flipped]
-        for _ in range(_CALLS - 1):
+        rows: list[torch.Tensor] = []
+        for _ in range(_CALLS):
+            later = "on a later call, " if rows else ""
             out, err = call_safely(answer, images)
             if err:
-                return report(False, err)
+                return report(False, later + err)
+            if not torch.equal(images, original):
+                return report(False, "your function changed the input batch in place; return a new tensor instead.",
+                              hint=2)
             flipped, problem, hint = _which_flipped(out, original)
             if problem:
-                return report(False, f"on a later call, {problem}", hint=hint)
+                return report(False, later + problem, hint=hint)
             rows.append(flipped)
-    problem = _coin_problem(torch.stack(rows))
+    flips = torch.stack(rows)
+    if not flips.any():
+        return report(False, f"no image was flipped, in {_CALLS} calls.", hint=1)
+    if flips.all():
+        return report(False, "every image was flipped, at every call: flip each one with probability 1/2 "
+                             "(torch.rand(B) < 0.5).", hint=1)
+    if (flips.all(1) | ~flips.any(1)).all():
+        return report(False, "each call mirrored every image or none: one coin for the whole batch (what "
+                             "T.RandomHorizontalFlip() does when it is given a whole batch). Toss one coin per image: "
+                             "torch.rand(B) < 0.5.", hint=1)
+    first = int(flips[0].sum())
+    problem = _coin_problem(flips)
     if problem:
         return report(False, problem, hint=2)
     return report(True, f"{first} of 64 images mirrored in the first call, and each image about half the time over "
@@ -190,8 +190,8 @@ def check_most_confused(answer) -> bool:
         return report(False, f"() means no mistake, but the model made {sum(mistakes.values())} on these images: "
                              "name the most common (true, predicted) pair.", hint=1)
     if not isinstance(answer, (tuple, list)) or len(answer) != 2 or not all(isinstance(a, str) for a in answer):
-        return report(False, "your answer should be a pair of class names, e.g. ('square', 'circle') "
-                             "(or () if the model made no mistake).")
+        return report(False, "your answer should be a pair of class names, (true class, predicted class), such as "
+                             "('circle', 'cross') (or () if the model made no mistake).")
     unknown = [a for a in answer if a not in CLASSES]
     if unknown:
         return report(False, f"{unknown} not in the classes {list(CLASSES)}.")
@@ -208,7 +208,8 @@ def check_most_confused(answer) -> bool:
         return report(True, f"{worst} {answer[0]}s were called {answer[1]} out of {n_images} images{also}.")
     if mistakes.get((pred, true), 0) == worst:
         return report(False, "rows are the true class and columns the prediction: swap the two.", hint=1)
-    return report(False, f"{answer[0]} -> {answer[1]} happened {mistakes.get((true, pred), 0)} times; "
+    return report(False, f"{answer[0]} -> {answer[1]} happened {mistakes.get((true, pred), 0)} times on "
+                         f"ShapesDataset({n_images}, seed={_CONFUSION_SEED}) (not section 4's seed 100); "
                          f"the most common mistake happened {worst} times.", hint=2)
 
 

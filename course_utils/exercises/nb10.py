@@ -66,6 +66,9 @@ def check_gradcam_map(answer) -> bool:
     if not isinstance(got, torch.Tensor):
         return report(False, f"return a tensor, got {type(got).__name__}.")
     got = got.detach().float().squeeze()
+    if got.dim() == 2 and got.shape[0] > expected.shape[0] and got.shape[1] > expected.shape[1]:
+        return report(False, f"expected the (h, w) = {tuple(expected.shape)} map itself, got {tuple(got.shape)}: "
+                             "leave the upsampling to the image size out.", hint=2)
     if got.shape != expected.shape:
         return report(False, f"expected a map of shape {tuple(expected.shape)} (h, w), got {tuple(got.shape)}: "
                              "weight the channels, then sum over the channel dimension.", hint=2)
@@ -77,6 +80,9 @@ def check_gradcam_map(answer) -> bool:
     if torch.allclose(got, expected * a.shape[1] * a.shape[2], rtol=1e-4, atol=1e-6):
         return report(False, "off by a factor h*w: the channel weight is the *mean* of the gradient, not its sum.",
                       hint=1)
+    if torch.allclose(got, expected / a.shape[0], rtol=1e-4, atol=1e-7):
+        return report(False, f"off by a factor C = {a.shape[0]}: you averaged the weighted channels; add them up "
+                             "(`.sum(dim=0)`, eq. 2's sum over k).", hint=2)
     if got.max() > 0 and torch.allclose(got / got.max(), expected / expected.max(), atol=1e-5):
         return report(False, "right shape of map, but scaled: return the map before dividing by its maximum.",
                       hint=2)
@@ -129,7 +135,8 @@ def check_layer_for_28(answer) -> bool:
     if not isinstance(answer, str):
         return report(False, f"give the layer's name as a string, e.g. 'relu5_3', got {answer!r}.")
     name, module = _last_relu_at(28)
-    given = answer.strip()
+    given = answer.strip().lower().removeprefix("model.")
+    given = given.replace("[", ".").rstrip("]")           # "features[22]" names the module too
     sides = _relu_sides()
     if given in (name, module):
         return report(True, f"{name} ({module}): block 4's last ReLU, before pool4 halves 28 to 14.")

@@ -17,24 +17,24 @@ HINTS = {
     "pointing": (
         "`heatmap.argmax()` finds the hottest pixel, but as one *flat* index into the flattened map, "
         "counted row after row. Turn it into a (row, column) pair before you look it up in the mask.",
-        "With W = heatmap.shape[1] (the number of columns), the flat index i is row i // W and column i % W: "
-        "`row, col = divmod(int(heatmap.argmax()), heatmap.shape[1])`. The answer is whether "
-        "`mask[row, col] > 0.5`, as a bool.",
+        "With W = heatmap.shape[1] (the number of columns, not of rows), the flat index i is at row i // W and "
+        "column i % W; `divmod(i, W)` gives both. Look that pixel up in the mask, compare it with 0.5, and return "
+        "the answer as a Python bool.",
     ),
     "energy": (
         "Energy in the mask is a ratio of two sums: the map's values on the object (multiply the map by the "
         "mask, then sum) over the map's values everywhere (sum the map). Not the mask's area: weight each pixel "
         "by the map.",
-        "`total = heatmap.sum()`; when it is 0 return 0.0 (0 / 0 would be NaN), otherwise return "
-        "`float((heatmap * mask).sum() / total)`.",
+        "The trap is the all-zero map: its total is 0, and 0 / 0 is NaN. Test the total before you divide, and "
+        "return 0.0 in that case. Return a Python number (`float(...)` of a one-element tensor), not a tensor.",
     ),
     "spearman": (
         "Spearman is Pearson's correlation of the *ranks*, not of the values: rank each map's values first "
         "(tied values share the average of the ranks they span, as section 4's `average_ranks` does), then "
         "correlate the two rank vectors.",
-        "Rank the flattened maps (`ra, rb = average_ranks(a), average_ranks(b)`; `average_ranks` flattens), centre "
-        "each (`ra = ra - ra.mean()`), and return `float(ra @ rb / (ra.norm() * rb.norm()))`: section 4's "
-        "`pearson`, on ranks.",
+        "With the two rank vectors in hand, Spearman is section 4's `pearson` applied to them: centre each one "
+        "(subtract its mean), then divide their dot product by the product of their norms. Your function may "
+        "call the notebook's `average_ranks` and `pearson`.",
     ),
 }
 
@@ -128,9 +128,31 @@ _SPEARMAN_CASES = [
     # (a, b, expected, what): the expected values are worked out by hand
     ([1.0, 2, 3, 4, 5], [7.0, 9, 10, 20, 30], 1.0, "b rises with a (not in a straight line)"),
     ([1.0, 2, 3, 4, 5], [5.0, 4, 3, 2, 1], -1.0, "b falls as a rises"),
+    # the values are their own ranks, in no order: (3, 1, 2) against (1, 3, 2), centred (1, -1, 0).(-1, 1, 0) = -2
+    ([3.0, 1, 2], [1.0, 3, 2], -1.0, "the values are not in order"),
     # ranks a = 1,2,3,4; b = 1.5,1.5,3.5,3.5; centred: (-1.5,-.5,.5,1.5).(-1,-1,1,1) = 4, norms sqrt(5) and 2
     ([1.0, 2, 3, 4], [0.0, 0, 1, 1], 2 / math.sqrt(5), "b has ties"),
+    # ranks a = 2,5,1,4,3,6; b = 1.5,5,1.5,5,3,5 (the 1 ranks 3: two values lie below it); both means 3.5;
+    # centred a.b = 3 + 2.25 + 5 + .75 + .25 + 3.75 = 15, squared norms 17.5 and 15: 15 / sqrt(17.5 * 15) = sqrt(6/7)
+    ([2.0, 5, 1, 4, 3, 6], [0.0, 2, 0, 2, 1, 2], math.sqrt(6 / 7), "b has ties with gaps between them"),
 ]
+
+
+def _pearson_of(rank_fn, a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson's correlation of ``rank_fn(a)`` and ``rank_fn(b)``: the check's model of a wrong ranking."""
+    ra, rb = rank_fn(a.flatten()).double(), rank_fn(b.flatten()).double()
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float(ra @ rb / (ra.norm() * rb.norm()))
+
+
+def _order_not_ranks(v: torch.Tensor) -> torch.Tensor:
+    """``argsort`` once: the positions in sorted order, which are not the ranks."""
+    return v.argsort(stable=True)
+
+
+def _dense_ranks(v: torch.Tensor) -> torch.Tensor:
+    """Ties share a rank but leave no gap after them (``torch.unique``'s inverse): 0, 0, 1 instead of 1.5, 1.5, 3."""
+    return torch.unique(v, return_inverse=True)[1]
 
 
 def check_spearman(answer) -> bool:
@@ -154,6 +176,14 @@ def check_spearman(answer) -> bool:
             if what.startswith("b rises"):
                 return report(False, f"expected 1.0 when b rises with a, got {value:.4f}: correlate the *ranks*, "
                                      "not the values (that would be Pearson's correlation).", hint=1)
+            if abs(value - _pearson_of(_order_not_ranks, ta, tb)) < 1e-6:
+                return report(False, f"when {what} expected {expected:.4f}, got {value:.4f}: one `argsort()` gives "
+                                     "the *positions* in sorted order, not each value's rank. A value's rank is 1 + "
+                                     "how many values are smaller (section 4's `average_ranks`).", hint=1)
+            if abs(value - _pearson_of(_dense_ranks, ta, tb)) < 1e-6:
+                return report(False, f"when {what} expected {expected:.4f}, got {value:.4f}: after a group of ties "
+                                     "the ranks must skip. In (0, 0, 1) the zeros share 1.5 (the average of ranks 1 "
+                                     "and 2) and the 1 ranks 3, not 2 (what `torch.unique`'s inverse gives).", hint=1)
             return report(False, f"when {what} expected {expected:.4f}, got {value:.4f}.", hint=2)
     return report(True, "Pearson's correlation of average ranks: right on every case, ties included.")
 

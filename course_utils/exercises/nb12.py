@@ -28,10 +28,11 @@ HINTS = {
         "a fraction, not points or a percentage.",
     ),
     "flop_ratio": (
-        "`FlopCounterMode(display=False)` counts the FLOPs of everything run inside `with counter:`; run one "
-        "forward pass there and read `counter.get_total_flops()`.",
-        "Build `torchvision.models.resnet18()` and `torch.randn(1, 3, 224, 224)` inside `with torch.device(\"meta\"):` "
-        "(shapes only, instant), count, then divide by `ResNet18_Weights.IMAGENET1K_V1.meta[\"_ops\"] * 1e9`.",
+        "`counter = FlopCounterMode(display=False)` (from `torch.utils.flop_counter`) counts the FLOPs of everything "
+        "run inside `with counter:`; run one forward pass there and read `counter.get_total_flops()`.",
+        "After `import torchvision`, build `torchvision.models.resnet18()` and `torch.randn(1, 3, 224, 224)` inside "
+        "`with torch.device(\"meta\"):` (shapes only, instant), count, then divide by "
+        "`torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta[\"_ops\"] * 1e9`.",
     ),
     "residual_block": (
         "Write a subclass of `nn.Module`: build the two convolutions in `__init__`, and in `forward` add the "
@@ -183,6 +184,9 @@ def check_residual_block(answer) -> bool:
     """``answer``: ``make_block(channels) -> nn.Module`` computing ``relu(x + F(x))`` with F two 3x3 convs."""
     if answer is None:
         return not_attempted()
+    if isinstance(answer, nn.Module):
+        return report(False, "that is one block, already built; give what builds blocks: `answer = make_block` "
+                             "(the function or the class itself, without calling it).")
     if not callable(answer):
         return report(False, f"your answer should be a function make_block(channels), got {type(answer).__name__}.")
     block, err = call_safely(answer, 8, doing="make_block(8)")

@@ -28,6 +28,7 @@ HINTS = {
 # --- Exercise 1: the learning rate for a bigger global batch ----------------------------------
 
 PAPER_BATCH, PAPER_LR = 256, 0.01  # Simonyan & Zisserman 2015, section 3.1
+GOYAL_LR = 0.1  # Goyal et al. 2017's reference rate for a batch of 256 (a common mix-up)
 GPUS, PER_GPU = 8, 64
 
 
@@ -43,6 +44,9 @@ def check_scaled_lr(value: float) -> bool:
     if abs(value - PAPER_LR * GPUS) < 1e-9:
         return report(False, "that scales with the number of GPUs; the rule scales with the global batch, "
                              "and each GPU here holds 64 images, not 256.", hint=1)
+    if abs(value - GOYAL_LR * global_batch / PAPER_BATCH) < 1e-9:
+        return report(False, f"that scales Goyal et al.'s reference rate, {GOYAL_LR:g}; start from the paper's, "
+                             f"{PAPER_LR:g} for a batch of {PAPER_BATCH}.", hint=2)
     if abs(value - PAPER_LR) < 1e-9:
         return report(False, "that is the paper's rate unchanged; the global batch is not 256 any more.", hint=1)
     if value < PAPER_LR:
@@ -103,6 +107,11 @@ def check_shard(answer) -> bool:
                 return report(False, f"with n={n} and {world} ranks, rank {rank} got {len(got)} items but rank 0 "
                                      f"gets {len(expected[0])}: every rank must run the same number of steps, so "
                                      "the sampler pads the list, repeating indices from the start.", hint=1)
+            if got == expected[rank][:n // world] and n % world:
+                return report(False, f"with n={n} and {world} ranks, rank {rank} got {len(got)} items: that leaves "
+                                     f"out the last {n % world} of the {n} indices (drop_last=True). By default the "
+                                     "sampler pads instead, repeating indices from the start, so no image is left out.",
+                              hint=1)
             share = -(-n // world)
             if got == list(range(rank * share, min(n, (rank + 1) * share))):
                 return report(False, "those are contiguous blocks; the sampler deals like cards: "
