@@ -62,9 +62,10 @@ def model_device(model: torch.nn.Module) -> torch.device:
 def cpu_threads(n: int) -> Iterator[int]:
     """Use ``n`` CPU threads inside the ``with`` block, and put the old count back on the way out.
 
-    Small models run faster on one thread than on several (the threads' overhead
-    outweighs the work). Scoping the change means a re-run cell, a skipped section or
-    an exception can never leave the kernel single-threaded. Yields the old count.
+    A small model may run faster on one thread than on several, when the threads' overhead
+    outweighs the work, or slower: measure it (notebook 11 does). Scoping the change means a
+    re-run cell, a skipped section or an exception can never leave the kernel single-threaded.
+    Yields the old count.
     """
     if n < 1:
         raise ValueError(f"the thread count must be at least 1, got {n}.")

@@ -42,7 +42,7 @@ def _has_flop_counter() -> bool:
 
 TORCH_FEATURES: tuple[TorchFeature, ...] = (
     TorchFeature("`with torch.device(...)`: build a model on a device, e.g. the meta device", "2.0",
-                 "counting parameters and shapes with no memory (notebooks 02, 03, 12; course_utils.zoo)",
+                 "counting parameters and shapes with no memory (notebooks 01, 02, 03, 12; course_utils.zoo)",
                  lambda: hasattr(torch.device, "__enter__")),
     TorchFeature("`torch.func.functional_call`", "2.0",
                  "running a model with stand-in weights (course_utils.counting, notebook 02)",

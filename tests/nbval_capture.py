@@ -36,6 +36,24 @@ _PEAK_RSS_PROBE = (
 _runs: dict[str, dict] = {}  # notebook path -> what its cells left
 
 
+def _silenced(source: str) -> bool:
+    """Whether the cell ends with ``;``, which in Jupyter hides its result (``check_x(answer);``).
+
+    nbval runs cells with ``store_history=False``, and then IPython shows the result anyway:
+    without this, every exercise cell of the site and the handouts would show a stray ``False``.
+    """
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.DEDENT, tokenize.INDENT}
+    last = [tok for tok in tokens if tok.type not in skip]
+    return bool(last) and last[-1].string == ";"  # IPython's own rule: the last real token
+
+
 def _is_nbval_cell(item) -> bool:
     return type(item).__name__ == "IPyNbCell" and hasattr(item, "cell_num")
 
@@ -115,7 +133,8 @@ def pytest_sessionfinish(session):
         if sorted(ran) != list(range(len(code_cells))):
             continue  # part of the notebook was deselected or skipped: not a full execution
         for number, cell in enumerate(code_cells):
-            cell.outputs = [nbformat.from_dict(dict(o)) for o in ran[number]]
+            cell.outputs = [nbformat.from_dict(dict(o)) for o in ran[number]
+                            if not (o.get("output_type") == "execute_result" and _silenced(cell.source))]
             for out in cell.outputs:  # nbval keeps execute_result's count; others have none
                 if out.output_type == "execute_result":
                     out.execution_count = number + 1

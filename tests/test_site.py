@@ -170,6 +170,7 @@ def test_nbval_plugin_keeps_the_executed_notebook_with_its_figure(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"),
         nbformat.v4.new_code_cell("print('hello')\n6 * 7"),
+        nbformat.v4.new_code_cell("7 * 6;  # the ';' hides the result, as in Jupyter"),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(nb, str(tmp_path / "07_tiny.ipynb"))
     env = {**os.environ, "COURSE_EXECUTED_DIR": str(tmp_path / "exec"),
@@ -180,7 +181,8 @@ def test_nbval_plugin_keeps_the_executed_notebook_with_its_figure(tmp_path):
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     kept = nbformat.read(str(tmp_path / "exec" / "07_tiny.ipynb"), as_version=4)
-    first, second = (c.outputs for c in kept.cells)
+    first, second, silenced = (c.outputs for c in kept.cells)
+    assert silenced == [], "a cell ending in ';' keeps no result (an exercise check's stray False)"
     assert any("image/png" in o.get("data", {}) for o in first), first
     assert [o.output_type for o in second] == ["stream", "execute_result"]
     costs = kept.metadata.course_site
