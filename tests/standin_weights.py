@@ -9,12 +9,12 @@ shows the stand-in warning. The files are kept between runs in ``.cache/``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 import torchvision
 
-from course_utils.checkpoints import save_checkpoint
 from course_utils.weights import COURSE_WEIGHTS, file_name, get_weights
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,6 +30,11 @@ def write_standins(torch_home: Path = STANDIN_TORCH_HOME, seed: int = 0) -> list
         if not path.is_file():
             torch.manual_seed(seed)
             model = torchvision.models.get_model(arch, weights=None)
-            save_checkpoint(model.state_dict(), path)
+            # A plain state dict, like torchvision's own files (not the course's fingerprinted
+            # checkpoint format), written atomically: a temporary name, then a rename.
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + ".partial")
+            torch.save(model.state_dict(), partial)
+            os.replace(partial, path)
         paths.append(path)
     return paths
