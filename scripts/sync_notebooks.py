@@ -153,8 +153,10 @@ def readme_table(paths: list[Path]) -> str:
     numbers = {p.stem[3:]: p.stem[:2] for p in paths}
     for p in paths:
         name, row = p.stem[3:], measurement(p.stem)
-        needs = ", ".join(numbers.get(n, f"({n})") for n in plans.REQUIRES.get(name, ())) or "none"
+        needs = ", ".join(sorted(numbers.get(n, f"({n})") for n in plans.REQUIRES.get(name, ()))) or "none"
         peak = mib(row["peak_rss_mb"]) if row else "not measured yet"
+        if row and row.get("child_peak_rss_mb", 0) > row["peak_rss_mb"] / 2:
+            peak += f", plus up to {mib(row['child_peak_rss_mb'])} per worker process"
         files = "; ".join(f"`{d['file']}` ({d['mb']} MiB)" for d in downloads(p))
         lines.append(f"| {p.stem[:2]} | `{p.stem}` | {knows.get(name, '(say what it teaches in coursesite/plans.py)')} "
                      f"| about {study_time.study_minutes(p)} min | {needs} | {peak} | "
