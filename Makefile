@@ -2,6 +2,7 @@
 #   make lab              set up (first time) and open JupyterLab on notebooks/
 #   make test             set up (first time) and run every test, every notebook included
 #   make test-browser     open the course in JupyterLab in headless Chromium and use its widgets
+#   make test-rerun       run notebook 10 three times in one kernel: memory must come back
 #   make prefetch         download every pretrained weights file the course uses
 #   make test-pretrained  check real predictions (needs the real weights: make prefetch)
 #   make site             the course as a static website with outputs (.cache/site/_build/html)
@@ -16,7 +17,7 @@ STAMP   = $(VENV)/.installed
 PORT   ?= 8888
 IP     ?= localhost
 
-.PHONY: lab test test-browser prefetch test-pretrained benchmark clean-outputs clean site handouts measure test-site
+.PHONY: lab test test-rerun test-browser prefetch test-pretrained benchmark clean-outputs clean site handouts measure test-site
 
 # The stamp is rebuilt when pyproject.toml changes, so a new package lands by itself.
 $(STAMP): pyproject.toml
@@ -40,6 +41,10 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=20
+
+# A learner's second "Run All": the previous run's model must be released (about a minute).
+test-rerun: $(STAMP)
+	COURSE_RERUN_TEST=1 $(BIN)/python -m pytest tests/test_rerun_memory.py -q
 
 # The course in a real browser: JupyterLab driven by headless Chromium (Playwright).
 # CHROMIUM=/path/to/chromium picks the browser; by default Debian's, then Playwright's own.
