@@ -45,6 +45,10 @@ LAB_SETTINGS = {
                                                                    "autoStartDefaultKernel": True},
 }
 
+# The memory limit the status bar is to show (jupyter-resource-usage), given by the option that
+# scripts/lab.py passes where the machine's cgroup sets one.
+LAB_MEM_LIMIT = 48 * 2**30
+
 
 def playwright_cached_chromium() -> Path | None:
     """A Chromium that `playwright install chromium` downloaded, if any."""
@@ -91,6 +95,7 @@ class Lab:
     root: Path
     log: Path
     process: subprocess.Popen
+    mem_limit: int = LAB_MEM_LIMIT  # bytes, as the status bar is to show it
 
     def api(self, path: str, method: str = "GET") -> object:
         request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
@@ -139,7 +144,7 @@ def lab(tmp_path_factory) -> Lab:
            "--notebooks", str(root), "--",
            f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}",
            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--ServerApp.port_retries=0"]
+           "--ServerApp.port_retries=0", f"--ResourceUseDisplay.mem_limit={LAB_MEM_LIMIT}"]
     with log.open("w") as log_file:
         process = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                                    start_new_session=True)

@@ -4,7 +4,8 @@ nbval proves every notebook runs in a kernel; it never renders a widget or click
 Here each notebook with an explorer widget is opened in JupyterLab, run from the Run menu,
 checked for error output, and then every slider and dropdown of every explorer is used once:
 the explorer's output must change (a new figure or new text). Notebook 00 is run and its
-status tables must render. A screenshot of each lands in .cache/screenshots/.
+status tables must render. The status bar shows memory use against the limit. A screenshot
+of each lands in .cache/screenshots/.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from jupyterlab_ui import (
     run_all_cells,
     wait_idle,
 )
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 REPO = Path(__file__).resolve().parent.parent
 EXPLORER_CALL = re.compile(r"\b\w+_(?:explorer|browser)\(")
@@ -48,6 +50,25 @@ def run_cleanly(page, lab, name: str) -> float:
     assert not errors, f"{name}: error output after Run All Cells:\n" + "\n---\n".join(e[-2000:] for e in errors)
     assert not cells_not_run(page), f"{name}: code cells {cells_not_run(page)} did not run"
     return seconds
+
+
+def test_status_bar_shows_memory_against_the_limit(page, lab):
+    """jupyter-resource-usage's "Mem: 312 / 49152 MB", the limit being the one scripts/lab.py was given."""
+    page.goto(f"{lab.url}/lab/workspaces/status-bar?token={lab.token}")
+    shown = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"^Mem: "))
+    shown.first.wait_for(state="visible", timeout=120_000)
+    try:  # the extension refreshes its numbers every few seconds
+        page.wait_for_function("() => /Mem: [0-9.]+ \\/ /.test(document.querySelector('#jp-main-statusbar').innerText)",
+                               timeout=30_000, polling=250)
+    except PlaywrightTimeout:
+        pass
+    text = " ".join(shown.first.inner_text().split())
+    m = re.fullmatch(r"Mem: ([0-9.]+) / ([0-9.]+) (MB|GB)", text)
+    assert m, f"the status bar shows {text!r}, not the memory used and its limit"
+    used, limit = float(m.group(1)), float(m.group(2))
+    scale = {"MB": 2**20, "GB": 2**30}[m.group(3)]
+    assert abs(limit * scale - lab.mem_limit) < 0.01 * lab.mem_limit, f"{text!r}: not the limit of {lab.mem_limit} B"
+    assert 0 < used < limit, text
 
 
 def test_the_explorer_notebooks_are_found():

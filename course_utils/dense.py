@@ -11,9 +11,17 @@ vector, which is exactly what a 7x7 convolution with C input channels reads at o
 position, so fc6's (out, C*7*7) matrix is reshaped to (out, C, 7, 7) filters. fc7
 and fc8 read one vector per position: 1x1 convolutions. The convolutions are views
 of the Linear layers' weights (no copy), so converting VGG16 costs no memory.
+
+Running it could: oneDNN, PyTorch's fast CPU convolution, first copies a layer's
+filters into a layout of its own, and fc6's filters are 392 MiB. ``filters_read_in_place``
+turns oneDNN off for the head, and the plain convolution reads the filters where they
+are (a 7x7 window over a few pool5 positions is a small matrix product either way).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -35,6 +43,17 @@ def linear_to_conv(linear: nn.Linear, in_channels: int, kernel_size: int) -> nn.
     return conv
 
 
+@contextmanager
+def filters_read_in_place() -> Iterator[None]:
+    """Inside: CPU convolutions skip oneDNN, which would copy the filters first (fc6's: 392 MiB more)."""
+    previous = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
+
+
 class DenseVGG(nn.Module):
     """A VGG's conv features followed by its classifier as convolutions; returns a class score map."""
 
@@ -49,7 +68,9 @@ class DenseVGG(nn.Module):
         if x.dim() != 4 or min(x.shape[-2:]) < self.min_size:
             raise ValueError(f"dense evaluation needs a batch (B, 3, H, W) with H and W at least {self.min_size} "
                              f"pixels (fc6 is a 7x7 window on pool5), got {tuple(x.shape)}. Resize the image up.")
-        return self.head(self.features(x))
+        features = self.features(x)
+        with filters_read_in_place():
+            return self.head(features)
 
 
 def fully_convolutional(model: nn.Module) -> DenseVGG:

@@ -11,11 +11,18 @@ machine with no browser (SSH, containers) the address to open is buried in its l
 adds --allow-root only when the user id is 0 and says so, and once the server is up
 prints the one address to open, token included. Authentication is never turned off:
 the token stays, and the server listens on localhost unless --ip says otherwise.
+
+The status bar shows the memory JupyterLab and its kernels use (jupyter-resource-usage),
+against the limit where one is known: Binder sets MEM_LIMIT, which the extension reads
+itself; elsewhere this passes the container's or session's cgroup memory limit, if it has
+one. CPU use is not tracked: the extension then samples every kernel and DataLoader worker
+for 50 ms each, every second, on the server's own thread.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import signal
@@ -23,10 +30,14 @@ import subprocess
 import sys
 import time
 import webbrowser
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 LOCAL_IPS = {"localhost", "127.0.0.1", "::1"}
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_SELF_CGROUP = Path("/proc/self/cgroup")
+# cgroup v1 writes "no limit" as a huge number (2**63 rounded down to a page); v2 writes "max".
+NO_LIMIT = 2**60
 
 
 def lab_command(port: int, ip: str, open_browser: bool, is_root: bool, extra: list[str],
@@ -38,6 +49,64 @@ def lab_command(port: int, ip: str, open_browser: bool, is_root: bool, extra: li
     if is_root:
         cmd.append("--allow-root")
     return cmd + extra
+
+
+def cgroup_memory_files(proc_self_cgroup: str, root: Path = CGROUP_ROOT) -> list[Path]:
+    """The files that may hold this process's memory limit, cgroup v2's memory.max and v1's
+    memory.limit_in_bytes: for its own cgroup and each one above it (the tightest applies), and
+    the top of the mount (all a container sees of its own cgroup)."""
+    files = [root / "memory.max", root / "memory" / "memory.limit_in_bytes"]
+    for line in proc_self_cgroup.splitlines():
+        hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if hierarchy == "0" and controllers == "":  # v2: one hierarchy, every controller
+            base, name = root, "memory.max"
+        elif "memory" in controllers.split(","):  # v1: the memory controller's own hierarchy
+            base, name = root / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        parts = PurePosixPath(path).parts[1:]
+        files += [base.joinpath(*parts[:i], name) for i in range(len(parts), 0, -1)]
+    return list(dict.fromkeys(files))
+
+
+def read_memory_limit(path: Path) -> int | None:
+    """The limit, in bytes, that one cgroup file states; None for none ("max", huge, absent)."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    if not text.isdigit():
+        return None
+    limit = int(text)
+    return limit if 0 < limit < NO_LIMIT else None
+
+
+def memory_limit(files: list[Path]) -> int | None:
+    """The tightest limit among the files, or None if none states one."""
+    limits = [limit for limit in map(read_memory_limit, files) if limit is not None]
+    return min(limits, default=None)
+
+
+def known_memory_limit(root: Path = CGROUP_ROOT, proc_self_cgroup: Path = PROC_SELF_CGROUP) -> int | None:
+    """This process's cgroup memory limit in bytes (Linux), None where it has none or there are no cgroups."""
+    try:
+        own = proc_self_cgroup.read_text()
+    except OSError:
+        own = ""
+    return memory_limit(cgroup_memory_files(own, root))
+
+
+def resource_usage_args(limit: int | None, extra: list[str] = (), environ: dict | None = None,
+                        installed: bool = True) -> list[str]:
+    """JupyterLab options that show the memory limit in the status bar (jupyter-resource-usage).
+
+    None where the user's own options (extra) set one: the extension fails to load when given two."""
+    environ = os.environ if environ is None else environ
+    if not installed or limit is None or environ.get("MEM_LIMIT"):  # MEM_LIMIT: the extension reads it itself
+        return []
+    if any(a.startswith("--ResourceUseDisplay.mem_limit") for a in extra):
+        return []
+    return [f"--ResourceUseDisplay.mem_limit={limit}"]
 
 
 def browser_available() -> bool:
@@ -93,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     if is_root:
         print("make lab: running as root (user id 0), so JupyterLab is started with --allow-root.", flush=True)
     open_browser = not args.no_browser and browser_available()
+    installed = importlib.util.find_spec("jupyter_resource_usage") is not None
+    limit = known_memory_limit(CGROUP_ROOT, PROC_SELF_CGROUP)
+    extra = resource_usage_args(limit, extra, installed=installed) + extra
     process = subprocess.Popen(lab_command(args.port, args.ip, open_browser, is_root, extra, args.notebooks))
 
     def stop(signum, _frame):  # `kill`, a closed terminal, a test's timeout: stop JupyterLab too

@@ -79,3 +79,46 @@ def test_bad_inputs_say_what_to_do():
         linear_to_conv(nn.Linear(100, 10), in_channels=3, kernel_size=7)
     with pytest.raises(ValueError, match="expects a VGG"):
         fully_convolutional(nn.Sequential(nn.Linear(3, 3)))
+
+
+def test_filters_read_in_place_restores_onednn_even_after_an_error():
+    from course_utils.dense import filters_read_in_place
+
+    before = torch.backends.mkldnn.enabled
+    with pytest.raises(RuntimeError), filters_read_in_place():
+        assert torch.backends.mkldnn.enabled is False
+        raise RuntimeError("inside")
+    assert torch.backends.mkldnn.enabled == before
+
+
+# fc6 as a convolution: oneDNN would copy its 392 MiB of filters before the first window. Run in a
+# fresh process, where the peak resident memory belongs to this measurement alone.
+_DENSE_PEAK = """
+import torch
+def hwm():  # this process's peak resident memory in KiB (ru_maxrss would include the parent's, from fork)
+    return int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")))
+from torch import nn
+from course_utils.dense import fully_convolutional
+with torch.device("meta"):
+    import torchvision
+    model = torchvision.models.vgg16()
+model = model.to_empty(device="cpu").eval()
+for p in model.parameters():
+    nn.init.normal_(p, std=0.01)
+dense = fully_convolutional(model)
+with torch.inference_mode():
+    dense.features(torch.zeros(1, 3, 224, 224))  # the features' own cost, out of the way
+    before = hwm()
+    dense(torch.zeros(1, 3, 224, 224))
+print((hwm() - before) // 1024)
+"""
+
+
+def test_the_dense_head_does_not_copy_fc6():
+    import os
+    import subprocess
+    import sys
+
+    grown = int(subprocess.run([sys.executable, "-c", _DENSE_PEAK], capture_output=True, text=True,
+                               check=True, env=os.environ).stdout.split()[-1])
+    assert grown < 100, f"running the dense head grew the peak by {grown} MiB (fc6's filters are 392 MiB)"

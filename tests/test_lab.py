@@ -1,8 +1,9 @@
-"""`make lab` starts JupyterLab, as root and as a normal user, with its token, on the port asked for.
+"""`course.py lab` (what `make lab` runs) starts JupyterLab, as root and as a normal user, with its
+token, on the port asked for.
 
-The test runs the real `make lab` (``-o`` keeps make from reinstalling the environment),
-reads the address it prints, and asks the server for /lab and the kernel specs with and
-without the token.
+The test runs the real launcher (``--no-setup`` keeps it from reinstalling the environment, and no
+make is needed: .ci/run hides it), reads the address it prints, and asks the server for /lab and
+the kernel specs with and without the token.
 """
 
 from __future__ import annotations
@@ -60,18 +61,18 @@ def _read_lines(stream, lines: queue.Queue) -> None:
 
 
 def run_make_lab(tmp_path: Path, port: int, as_user: int | None = None, timeout_s: float = 120.0):
-    """Start `make lab PORT=port`, wait for the address it prints; return (process, printed, url, token)."""
+    """Start `course.py lab --port port`, wait for the address it prints; return (process, printed, url, token)."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     env = {**os.environ, "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
            "JUPYTER_CONFIG_DIR": str(home / "config"), "BROWSER": ""}
     env.pop("JUPYTER_TOKEN", None)
-    cmd = ["make", "--no-print-directory", "-o", str(VENV / ".installed"), "lab", f"PORT={port}",
-           f"LAB_ARGS=--no-browser --LabApp.workspaces_dir={home / 'workspaces'}"]
+    cmd = [sys.executable, str(REPO / "course.py"), "lab", "--no-setup", "--port", str(port), "--",
+           "--no-browser", f"--LabApp.workspaces_dir={home / 'workspaces'}"]
     if as_user is not None:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
-            pytest.skip("setpriv (util-linux) is needed to run make lab as a normal user from root")
+            pytest.skip("setpriv (util-linux) is needed to run course.py lab as a normal user from root")
         probe = subprocess.run([setpriv, f"--reuid={as_user}", f"--regid={as_user}", "--clear-groups", "--",
                                 "sh", "-c", ".venv/bin/python -c 'import jupyterlab'"], cwd=REPO, capture_output=True)
         if probe.returncode != 0:
@@ -95,11 +96,11 @@ def run_make_lab(tmp_path: Path, port: int, as_user: int | None = None, timeout_
         if printed[-2:-1] and "Open this address" in printed[-2] and (m := URL_LINE.match(line)):
             return process, "".join(printed), m.group(1), m.group(3)
     stop(process)
-    pytest.fail("make lab printed no address to open:\n" + "".join(printed[-40:]))
+    pytest.fail("course.py lab printed no address to open:\n" + "".join(printed[-40:]))
 
 
 def stop(process: subprocess.Popen) -> None:
-    """Stop make, the launcher and JupyterLab (one process group, started for this test)."""
+    """Stop course.py, scripts/lab.py and JupyterLab (one process group, started for this test)."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -155,12 +156,11 @@ def _check_serves_the_course(url: str, port: int, token: str) -> None:
 
 
 @pytest.mark.skipif(not (VENV / ".installed").exists(), reason="needs the course's .venv (make lab creates it)")
-@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_lab_serves_the_course_with_its_token(tmp_path):
     port = free_port()
     process, printed, url, token = run_make_lab(tmp_path, port)
     try:
-        assert f":{port}/" in url, f"make lab PORT={port} printed {url}"
+        assert f":{port}/" in url, f"course.py lab --port {port} printed {url}"
         _check_serves_the_course(url, port, token)
         says_root = "--allow-root" in printed
         assert says_root == IS_ROOT, f"--allow-root line {'missing' if IS_ROOT else 'printed'} for uid {os.getuid()}"
@@ -199,3 +199,85 @@ def test_address_names_port_and_token_and_warns_off_localhost():
     assert "http://localhost:9123/lab?token=abc123" in message
     assert "another machine" not in message
     assert "another machine" in lab.address_message({"port": 9123, "token": "abc123"}, "0.0.0.0")
+
+
+# Memory in the status bar (jupyter-resource-usage): the limit comes from the cgroup files, faked here.
+GiB = 2**30
+
+
+def _cgroup(root: Path, relative: str, text: str) -> None:
+    (root / relative).parent.mkdir(parents=True, exist_ok=True)
+    (root / relative).write_text(text)
+
+
+@pytest.mark.parametrize(("relative", "text", "expected"), [
+    ("memory.max", "2147483648\n", 2 * GiB),  # cgroup v2, a container with --memory=2g
+    ("memory.max", "max\n", None),  # v2, no limit
+    ("memory/memory.limit_in_bytes", "1073741824\n", GiB),  # v1
+    ("memory/memory.limit_in_bytes", "9223372036854771712\n", None),  # v1's "no limit"
+    ("memory.max", "", None),
+    ("memory.max", "0\n", None),
+])
+def test_memory_limit_read_from_the_cgroup_files(tmp_path, relative, text, expected):
+    lab = _load_lab_script()
+    _cgroup(tmp_path, relative, text)
+    proc = tmp_path / "proc-self-cgroup"
+    proc.write_text("0::/\n" if relative == "memory.max" else "4:memory:/\n")
+    assert lab.known_memory_limit(tmp_path, proc) == expected
+
+
+def test_no_cgroups_means_no_limit(tmp_path):
+    lab = _load_lab_script()
+    assert lab.known_memory_limit(tmp_path / "none", tmp_path / "no-proc-file") is None
+
+
+def test_the_tightest_limit_of_the_process_cgroup_and_those_above_it_applies(tmp_path):
+    lab = _load_lab_script()
+    _cgroup(tmp_path, "user.slice/memory.max", f"{8 * GiB}\n")
+    _cgroup(tmp_path, "user.slice/user-1000.slice/session-2.scope/memory.max", "max\n")
+    _cgroup(tmp_path, "memory/docker/abc/memory.limit_in_bytes", f"{3 * GiB}\n")
+    text = "0::/user.slice/user-1000.slice/session-2.scope\n"
+    assert lab.memory_limit(lab.cgroup_memory_files(text, tmp_path)) == 8 * GiB
+    text += "9:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n"
+    assert lab.memory_limit(lab.cgroup_memory_files(text, tmp_path)) == 3 * GiB
+
+
+def test_resource_usage_args_only_where_a_limit_is_known_and_binder_has_not_set_one():
+    lab = _load_lab_script()
+    assert lab.resource_usage_args(2 * GiB, environ={}) == [f"--ResourceUseDisplay.mem_limit={2 * GiB}"]
+    assert lab.resource_usage_args(None, environ={}) == []
+    assert lab.resource_usage_args(2 * GiB, environ={"MEM_LIMIT": "2147483648"}) == []  # Binder: the extension reads it
+    assert lab.resource_usage_args(2 * GiB, environ={}, installed=False) == []
+    # The user's own limit stands alone: given two, the extension fails to load.
+    assert lab.resource_usage_args(2 * GiB, ["--ResourceUseDisplay.mem_limit=1"], environ={}) == []
+
+
+def test_lab_script_passes_the_limit_to_jupyterlab_before_the_users_options(tmp_path, monkeypatch):
+    lab = _load_lab_script()
+    _cgroup(tmp_path, "memory.max", f"{4 * GiB}\n")
+    (tmp_path / "proc-self-cgroup").write_text("0::/\n")
+    monkeypatch.setattr(lab, "CGROUP_ROOT", tmp_path)
+    monkeypatch.setattr(lab, "PROC_SELF_CGROUP", tmp_path / "proc-self-cgroup")
+    monkeypatch.delenv("MEM_LIMIT", raising=False)
+    started = []
+
+    class FakeLab:
+        pid = 1
+
+        def __init__(self, cmd):
+            started.append(cmd)
+
+        def poll(self):
+            return 0
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(lab.subprocess, "Popen", FakeLab)
+    monkeypatch.setattr(lab.signal, "signal", lambda *args: None)
+    assert lab.main(["--no-browser", "--", "--LabApp.x=y"]) == 0
+    assert lab.main(["--no-browser", "--", "--ResourceUseDisplay.mem_limit=1"]) == 0
+    ours, theirs = started
+    assert ours[-2:] == [f"--ResourceUseDisplay.mem_limit={4 * GiB}", "--LabApp.x=y"], ours
+    assert [a for a in theirs if "mem_limit" in a] == ["--ResourceUseDisplay.mem_limit=1"], theirs
+    assert not any("track_cpu_percent" in a for a in ours)

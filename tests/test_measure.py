@@ -51,3 +51,18 @@ def test_downloads_are_read_from_the_load_pretrained_calls():
     found = {nb.stem: [d["arch"] for d in downloads(nb)] for nb in notebook_paths()}
     assert any(found.values()), "no notebook loads pretrained weights: the scan is broken"
     assert found[notebook_paths()[0].stem] == []  # setup checks the files, it never loads them
+
+
+# Binder gives a running session at most 2 GB, the Jupyter server included (mybinder.org's user
+# guidelines); the course keeps every kernel at 1.6 GiB or less, as `make measure` measures it here.
+# Memory, unlike time, is steady from run to run, so this can be a hard limit.
+BINDER_KERNEL_LIMIT_MIB = 1.6 * 1024
+
+
+def test_every_notebook_fits_binder_as_measured():
+    measured = {r["notebook"]: r for r in json.loads(JSON_PATH.read_text())["notebooks"]}
+    missing = [p.stem for p in notebook_paths() if p.stem not in measured]
+    assert not missing, f"not measured yet (run `python course.py measure`): {missing}"
+    over = {n: r["peak_rss_mb"] for n, r in measured.items() if r["peak_rss_mb"] > BINDER_KERNEL_LIMIT_MIB}
+    assert not over, (f"kernel peak over {BINDER_KERNEL_LIMIT_MIB:,.0f} MiB, too much for a 2 GB Binder: {over}. "
+                      "Free what is done with, load weights once (load_pretrained), train only what must.")

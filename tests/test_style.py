@@ -1,6 +1,6 @@
 """Style, enforced: ruff (configured in pyproject.toml) passes over all the course's Python and notebooks.
 
-It checks the whole repository (files .gitignore ignores are skipped): course_utils, tests,
+It checks the whole repository (files .gitignore ignores are skipped): course.py, course_utils, tests,
 scripts, benchmarks, conftest.py and the code cells of notebooks/*.ipynb, plus any new
 folder of Python. Fix what it finds; `.venv/bin/ruff check --fix` sorts imports and
 removes unused ones.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-MUST_BE_CHECKED = ["course_utils", "tests", "scripts", "benchmarks", "conftest.py", "notebooks"]
+MUST_BE_CHECKED = ["course.py", "course_utils", "tests", "scripts", "benchmarks", "conftest.py", "notebooks"]
 
 
 def _ruff(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -122,3 +122,47 @@ def test_course_weights_status_covers_every_course_file():
     states = weights.course_weights_status()
     assert [s.arch for s in states] == list(weights.COURSE_WEIGHTS)
     assert all(s.state == "mismatch" for s in states)  # stand-ins under test
+
+
+# Loading holds the weights once (Binder's 2 GB): measured in a fresh process, where the peak
+# resident memory is the process's own. VGG16's file is 528 MiB; get_model(weights=...) peaks
+# at twice that (a random model, then a loaded copy).
+_LOAD_PEAK = """
+import warnings, torch, torchvision
+def hwm():  # this process's peak resident memory in KiB (ru_maxrss would include the parent's, from fork)
+    return int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")))
+from course_utils.weights import load_pretrained
+before = hwm()
+warnings.simplefilter("ignore")
+model = load_pretrained("vgg16", device="cpu")
+with torch.no_grad():
+    model(torch.zeros(1, 3, 32, 32))  # touches every weight: a mapped page counts once read
+print((hwm() - before) // 1024)
+"""
+
+
+def test_loading_holds_the_weights_once_not_twice():
+    import subprocess
+    import sys
+
+    grown = int(subprocess.run([sys.executable, "-c", _LOAD_PEAK], capture_output=True, text=True,
+                               check=True, env=os.environ).stdout.split()[-1])
+    assert 500 < grown < 700, f"loading VGG16 grew the peak by {grown} MiB (once is about 528)"
+
+
+def test_a_legacy_format_file_loads_too(tmp_path, monkeypatch):
+    """torchvision's 2017 files predate torch's zip format, which memory-mapping needs."""
+    w = weights.get_weights("vgg11")
+    src = weights.weights_status("vgg11").path
+    state = torch.load(str(src), map_location="cpu", weights_only=True)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    dest = weights.cache_dir() / weights.file_name(w)
+    dest.parent.mkdir(parents=True)
+    torch.save(state, dest, _use_new_zipfile_serialization=False)
+    import zipfile
+
+    assert not zipfile.is_zipfile(dest)
+    with pytest.warns(StandInWeightsWarning):
+        model = load_pretrained("vgg11", device="cpu")
+    assert torch.equal(model.classifier[6].bias, state["classifier.6.bias"])
+    assert not any(t.is_meta for t in model.state_dict().values())

@@ -27,7 +27,7 @@ HINTS = {
         "(fc6, fc7, the new fc8): sum `p.numel()` over the parameters of both.",
     ),
     "param_groups": (
-        "Three parts, two rates, as in section 4: the pretrained layers that fine-tune (block 5, "
+        "Three parts, two rates, as in exercise 2: the pretrained layers that fine-tune (block 5, "
         "`model.features[16:]`, and fc6, fc7, `model.classifier[:6]`) take small steps, 0.001; only the new head, "
         "`model.classifier[6]`, starts from random weights and takes 0.01. Blocks 1-4 stay frozen: leave them out.",
         "`torch.optim.SGD([{\"params\": model.features[16:].parameters(), \"lr\": 0.001}, {...}, {...}], "
