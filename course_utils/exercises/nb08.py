@@ -27,7 +27,7 @@ HINTS = {
         "(fc6, fc7, the new fc8): sum `p.numel()` over the parameters of both.",
     ),
     "param_groups": (
-        "Three parts, two rates, as in exercise 2: the pretrained layers that fine-tune (block 5, "
+        "Three parts (exercise 2's), two rates (section 4's): the pretrained layers that fine-tune (block 5, "
         "`model.features[16:]`, and fc6, fc7, `model.classifier[:6]`) take small steps, 0.001; only the new head, "
         "`model.classifier[6]`, starts from random weights and takes 0.01. Blocks 1-4 stay frozen: leave them out.",
         "`torch.optim.SGD([{\"params\": model.features[16:].parameters(), \"lr\": 0.001}, {...}, {...}], "
@@ -169,7 +169,7 @@ def check_param_groups(answer) -> bool:
     if any(g["momentum"] != 0.9 for g in opt.param_groups):
         return report(False, "use momentum=0.9 as in the paper.")
     return report(True, "the pretrained block 5, fc6 and fc7 move 10x more gently than the new head, "
-                        "and blocks 1-4 stay out: the same three rates as the lesson.")
+                        "and blocks 1-4 stay out: section 4's two rates, on exercise 2's three parts.")
 
 
 def solution_param_groups():
