@@ -12,7 +12,7 @@ position, so fc6's (out, C*7*7) matrix is reshaped to (out, C, 7, 7) filters. fc
 and fc8 read one vector per position: 1x1 convolutions. The convolutions are views
 of the Linear layers' weights (no copy), so converting VGG16 costs no memory.
 
-Running it could: oneDNN, PyTorch's fast CPU convolution, first copies a layer's
+Running it could cost memory, though: oneDNN, PyTorch's fast CPU convolution, first copies a layer's
 filters into a layout of its own, and fc6's filters are 392 MiB. ``filters_read_in_place``
 turns oneDNN off for the head, and the plain convolution reads the filters where they
 are (a 7x7 window over a few pool5 positions is a small matrix product either way).

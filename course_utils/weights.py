@@ -11,9 +11,10 @@ three things a course needs around it:
   where it goes, and how to fetch it, instead of a ``URLError`` from deep in torch;
 * it knows which files the whole course uses, so ``make prefetch`` can fetch them
   the day before a workshop;
-* it loads the file once: the model is built on the meta device (no memory), the
-  file is memory-mapped where its format allows (``mmap=True``) and its tensors
-  become the model's (``load_state_dict(assign=True)``). ``get_model(name, weights=...)``
+* it loads the weights once: the model is built on the meta device (no memory),
+  and the loaded tensors become the model's (``load_state_dict(assign=True)``).
+  Files in torch's zip format are also memory-mapped (``mmap=True``); torchvision's
+  2017 VGG files are the older format, which is read into memory, still once. ``get_model(name, weights=...)``
   instead fills a random model and then copies a loaded state dict into it, so
   for a moment it holds the weights twice (VGG16: 1,056 MiB instead of 528 MiB),
   which is the difference between fitting Binder's 2 GB and not.

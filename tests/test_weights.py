@@ -134,19 +134,25 @@ def hwm():  # this process's peak resident memory in KiB (ru_maxrss would includ
 from course_utils.weights import load_pretrained
 before = hwm()
 warnings.simplefilter("ignore")
-model = load_pretrained("vgg16", device="cpu")
+model = load_pretrained(ARCH, device="cpu")
 with torch.no_grad():
     model(torch.zeros(1, 3, 32, 32))  # touches every weight: a mapped page counts once read
 print((hwm() - before) // 1024)
 """
 
 
-def test_loading_holds_the_weights_once_not_twice():
+def _load_peak_mib(arch: str, env) -> int:
     import subprocess
     import sys
 
-    grown = int(subprocess.run([sys.executable, "-c", _LOAD_PEAK], capture_output=True, text=True,
-                               check=True, env=os.environ).stdout.split()[-1])
+    code = _LOAD_PEAK.replace("ARCH", repr(arch))
+    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env=env).stdout.split()[-1])
+
+
+def test_loading_holds_the_weights_once_not_twice():
+
+    grown = _load_peak_mib("vgg16", os.environ)
     assert 500 < grown < 700, f"loading VGG16 grew the peak by {grown} MiB (once is about 528)"
 
 
@@ -166,3 +172,6 @@ def test_a_legacy_format_file_loads_too(tmp_path, monkeypatch):
         model = load_pretrained("vgg11", device="cpu")
     assert torch.equal(model.classifier[6].bias, state["classifier.6.bias"])
     assert not any(t.is_meta for t in model.state_dict().values())
+    del model, state
+    grown = _load_peak_mib("vgg11", {**os.environ, "TORCH_HOME": str(tmp_path)})  # read into memory: still once
+    assert 480 < grown < 680, f"loading VGG11 (507 MiB, legacy format) grew the peak by {grown} MiB"
