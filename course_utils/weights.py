@@ -144,7 +144,8 @@ def _offline_message(status: WeightsStatus, reason: str) -> str:
         f"Cannot load the pretrained {status.arch} weights: {reason}.\n"
         f"  file:   {status.file_name} (about {status.approx_mb:.0f} MiB)\n"
         f"  goes in: {status.path.parent}\n"
-        "Fix: with a network, run `make prefetch` (or `python -m course_utils.prefetch`) once;\n"
+        "Fix: with a network, run `python course.py prefetch` in the course folder once\n"
+        "(or `python -m course_utils.prefetch` in any Python that has the course);\n"
         "or copy the file from a machine that has it into that folder (set TORCH_HOME to move it)."
     )
 
@@ -156,7 +157,7 @@ def _stand_in_message(status: WeightsStatus) -> str:
         f"does not match the SHA-256 prefix in its official name {status.file_name}.\n"
         "The model runs, but its predictions MEAN NOTHING.\n"
         "(Under `make test` this is expected: the tests use seeded random stand-ins.)\n"
-        f"To get the real file: delete it and run `make prefetch` with a network.\n"
+        f"To get the real file: delete it and run `python course.py prefetch` with a network.\n"
         f"{'!' * 72}"
     )
 
@@ -191,7 +192,7 @@ def load_pretrained(
         # Its own messages are long and say nothing of what to do; ours does.
         raise CorruptWeightsError(
             f"{status.path} is not a readable {arch} checkpoint ({type(err).__name__}: {str(err)[:200]}).\n"
-            "Delete it and run `make prefetch` with a network to download it again."
+            "Delete it and run `python course.py prefetch` with a network to download it again."
         ) from None
     model.weights_status = status
     return model.eval().to(device if device is not None else get_device())

@@ -76,7 +76,7 @@ def test_offline_without_cache_names_file_size_folder_and_fix(empty_torch_home):
     msg = str(info.value)
     assert "vgg16-397923af.pth" in msg and "528 MiB" in msg
     assert str(empty_torch_home / "hub" / "checkpoints") in msg
-    assert "make prefetch" in msg
+    assert "python course.py prefetch" in msg
     assert "Temporary failure in name resolution" in msg  # the cause, in one line
     assert info.value.__cause__ is None  # no chained URLError traceback
 
@@ -93,7 +93,7 @@ def test_corrupted_file_gets_a_clear_error(empty_torch_home):
     folder.mkdir(parents=True)
     (folder / "vgg11-8a719046.pth").write_bytes(os.urandom(4096))
     with pytest.warns(StandInWeightsWarning):
-        with pytest.raises(CorruptWeightsError, match="Delete it and run `make prefetch`"):
+        with pytest.raises(CorruptWeightsError, match="Delete it and run `python course.py prefetch`"):
             load_pretrained("vgg11", device="cpu")
 
 
