@@ -621,7 +621,7 @@ def cmd_test_site(opts: argparse.Namespace) -> int:
                          {**os.environ, "COURSE_SITE_BUILT": "1"})
 
 
-BENCHMARKS = ["gradcam_speed.py", "train_speed.py", "ddp_speed.py", "channels_last_speed.py"]
+BENCHMARKS = ["gradcam_speed.py", "train_speed.py", "ddp_speed.py", "channels_last_speed.py", "explain_speed.py"]
 
 
 def cmd_benchmark(opts: argparse.Namespace) -> int:
