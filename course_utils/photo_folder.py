@@ -18,6 +18,7 @@ a notebook run without anyone's photos.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,9 @@ class PhotoFolder:
         lines = [f"{self.root}: {len(self.classes)} classes, {len(self.train) + len(self.val)} images "
                  f"({len(self.train)} training, {len(self.val)} validation)"]
         width = max(len(name) for name in self.classes)
-        lines += [f"  {name:<{width}}  {t:4d} training  {v:4d} validation" for name, (t, v) in self.counts().items()]
+        for name, (t, v) in self.counts().items():
+            note = "  (too few photos to validate: add some)" if v == 0 else ""
+            lines.append(f"  {name:<{width}}  {t:4d} training  {v:4d} validation{note}")
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} file(s):")
             lines += [f"  {path}: {why}" for path, why in self.skipped]
@@ -63,12 +66,18 @@ class PhotoFolder:
 
 
 def _hidden(name: str) -> bool:
-    return name.startswith(".")  # .ipynb_checkpoints, .DS_Store, .git: never a class or a photo
+    """Whether a file or folder is hidden: .ipynb_checkpoints, .DS_Store, .git are never a class or a photo."""
+    return name.startswith(".")
 
 
 def class_folders(root: str | Path) -> list[str]:
     """The class names ``ImageFolder`` finds in ``root`` (sorted sub-folder names), hidden ones left out."""
-    return sorted(entry.name for entry in os.scandir(root) if entry.is_dir() and not _hidden(entry.name))
+    try:
+        entries = list(os.scandir(root))
+    except PermissionError:
+        raise ValueError(f"{root}: no permission to read this folder. Copy it somewhere you own (on macOS, or "
+                         "allow your terminal or Jupyter to read it in System Settings > Privacy).") from None
+    return sorted(entry.name for entry in entries if entry.is_dir() and not _hidden(entry.name))
 
 
 class _PhotoImageFolder(ImageFolder):
@@ -86,14 +95,17 @@ def load_photo_folder(root: str | Path, transform: Callable | None = None, val_f
     ``transform`` turns each RGB PIL image into what the model takes (resize, tensor, normalise).
     Each class keeps its share in both splits: about ``val_fraction`` of its images go to
     validation (at least one, when it has two or more), chosen at random with ``seed``.
-    With ``batch_size``, a training split smaller than one batch is an error that says what to do.
+    With ``batch_size``, a training split smaller than one batch gets a warning: it trains, but each
+    epoch is then a single SGD step. Hidden files (``.DS_Store``) are ignored; other files that are
+    not photos are skipped and listed in ``skipped``.
     Every file is decoded once here to check it, so loading a large folder takes a moment.
     """
     root = Path(root).expanduser()
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be between 0 and 1 (e.g. 0.25), got {val_fraction}")
     if not root.exists():
-        raise ValueError(f"{root}: no such folder. Give the folder that holds one sub-folder per class.")
+        raise ValueError(f"{root}: no such folder (looked for {root.resolve()}). Give the folder that holds one "
+                         "sub-folder per class; on Windows write the path as r\"C:\\...\" or with forward slashes.")
     if not root.is_dir():
         raise ValueError(f"{root} is a file, not a folder. Give the folder that holds one sub-folder per class "
                          f"({LAYOUT}).")
@@ -102,6 +114,11 @@ def load_photo_folder(root: str | Path, transform: Callable | None = None, val_f
         loose = sorted(p.name for p in root.iterdir() if p.is_file() and not _hidden(p.name))
         found = f"it holds {len(loose)} file(s) directly, such as {loose[0]!r}" if loose else "it is empty"
         raise ValueError(f"{root}: no class folders ({found}). One sub-folder per class is expected: {LAYOUT}.")
+    splits = {"train", "val", "valid", "validation", "test"}
+    if set(classes) <= splits and any(class_folders(root / name) for name in classes):
+        raise ValueError(f"{root}: its folders {', '.join(classes)} look like a dataset already split, each with "
+                         "class folders inside. Give one of them (e.g. its train folder) or merge them: "
+                         f"{LAYOUT}.")
     if len(classes) == 1:
         raise ValueError(f"{root}: only one class folder, {classes[0]!r}. A classifier needs at least two classes: "
                          f"add a sub-folder of photos for each other class ({LAYOUT}).")
@@ -109,10 +126,10 @@ def load_photo_folder(root: str | Path, transform: Callable | None = None, val_f
     skipped = [(p.name, "not in a class folder") for p in sorted(root.iterdir()) if p.is_file() and not _hidden(p.name)]
 
     def is_valid_file(path: str) -> bool:
+        """ImageFolder asks this of every file: a photo load_image can read? If not, note why."""
         relative = Path(path).relative_to(root)
         if any(_hidden(part) for part in relative.parts):
-            skipped.append((str(relative), "hidden file"))
-            return False
+            return False  # .DS_Store and the like: not worth a line in the report
         try:
             load_image(path)
         except ValueError as err:
@@ -141,9 +158,9 @@ def load_photo_folder(root: str | Path, transform: Callable | None = None, val_f
         raise ValueError(f"{root}: {len(dataset)} images, one per class, leave none for validation. "
                          "Add photos: at least two per class, better ten or more.")
     if batch_size is not None and len(train_idx) < batch_size:
-        raise ValueError(f"{root}: {len(train_idx)} training images (of {len(dataset)}, after setting "
-                         f"{len(val_idx)} aside for validation), fewer than one batch of {batch_size}. Add photos, "
-                         f"or pass a smaller batch_size (at most {len(train_idx)}).")
+        warnings.warn(f"{root}: {len(train_idx)} training images (of {len(dataset)}, after setting {len(val_idx)} "
+                      f"aside for validation), fewer than one batch of {batch_size}: each epoch is a single SGD "
+                      f"step. Add photos, or use a smaller batch size (at most {len(train_idx)}).", stacklevel=2)
     return PhotoFolder(root, classes, Subset(dataset, sorted(train_idx)), Subset(dataset, sorted(val_idx)), skipped)
 
 

@@ -85,12 +85,13 @@ def test_a_class_of_non_images_is_named_with_the_reason(two_classes):
 
 
 def test_fewer_images_than_a_batch(two_classes):
-    with pytest.raises(ValueError) as err:
+    with pytest.warns(UserWarning) as caught:
         load_photo_folder(two_classes, batch_size=32)
-    message = str(err.value)
+    message = str(caught[0].message)
     # 12 images; 2 of cat's 8 and 1 of dog's 4 go to validation: 9 left to train on
     assert "9 training images (of 12, after setting 3 aside for validation)" in message
-    assert "fewer than one batch of 32" in message and "smaller batch_size (at most 9)" in message
+    assert "fewer than one batch of 32: each epoch is a single SGD step" in message
+    assert "smaller batch size (at most 9)" in message
     assert len(load_photo_folder(two_classes, batch_size=9).train) == 9  # exactly one batch is enough
 
 
@@ -121,13 +122,13 @@ def test_non_images_are_skipped_and_counted(two_classes):
     photos = load_photo_folder(two_classes)
     assert len(photos.train) + len(photos.val) == 12  # the 12 real photos, nothing else
     reasons = dict(photos.skipped)
-    assert set(reasons) == {"cat/notes.txt", "cat/paper.jpg", "dog/cut.jpg", "dog/.DS_Store", "labels.csv"}
+    assert set(reasons) == {"cat/notes.txt", "cat/paper.jpg", "dog/cut.jpg", "labels.csv"}  # .DS_Store: ignored
     # the reasons are load_image's own messages, without the path in front
     assert "image" in reasons["cat/notes.txt"] and "truncated" in reasons["dog/cut.jpg"]
     assert not any(why.startswith(str(two_classes)) for why in reasons.values())
-    assert reasons["dog/.DS_Store"] == "hidden file" and reasons["labels.csv"] == "not in a class folder"
+    assert reasons["labels.csv"] == "not in a class folder"
     report = photos.report()
-    assert "skipped 5 file(s)" in report and f"cat/paper.jpg: {reasons['cat/paper.jpg']}" in report
+    assert "skipped 4 file(s)" in report and f"cat/paper.jpg: {reasons['cat/paper.jpg']}" in report
 
 
 def test_a_clean_folder_skips_nothing(two_classes):
@@ -229,3 +230,27 @@ def test_the_example_folder_refuses_what_it_cannot_draw(tmp_path, kwargs):
 
 def test_layout_hint_is_the_one_in_the_messages():
     assert "root/cat/1.jpg" in LAYOUT
+
+
+def test_a_folder_already_split_into_train_and_val_is_refused(two_classes, tmp_path):
+    import shutil
+
+    split = tmp_path / "kaggle"
+    for part in ("train", "val"):
+        for name in ("cat", "dog"):
+            shutil.copytree(two_classes / name, split / part / name)
+    with pytest.raises(ValueError, match="look like a dataset already split.*Give one of them"):
+        load_photo_folder(split)
+    assert load_photo_folder(split / "train").classes == ["cat", "dog"]
+
+
+def test_a_class_too_small_to_validate_is_named_in_the_report(two_classes):
+    (two_classes / "owl").mkdir()
+    _photo(two_classes / "owl" / "1.jpg")
+    assert "owl" in load_photo_folder(two_classes).report().split("too few photos to validate")[0].splitlines()[-1]
+
+
+def test_a_missing_folder_names_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=f"looked for {tmp_path}/my-classes"):
+        load_photo_folder("my-classes")
