@@ -174,3 +174,30 @@ def operate_explorer(page: Page, lab, explorer: Locator) -> list[Change]:
         if change is not None:
             changes.append(change)
     return changes
+
+
+# The course's photo chooser (course_utils.photo_chooser): the box whose first row holds an upload button.
+CHOOSER = ".widget-vbox:has(> .widget-hbox .widget-upload)"
+
+
+def upload_photo(page: Page, lab, chooser: Locator, path, expect: str, timeout_s: float = 90) -> str:
+    """Pick ``path`` with the chooser's upload button; wait until its message contains ``expect``.
+
+    ipywidgets' FileUpload keeps its ``<input type="file">`` out of the page (the button clicks it), so
+    the file goes in through the file dialog it opens, which Playwright answers (``set_files`` is
+    ``set_input_files`` on that very input). Returns the chooser's message.
+    """
+    message = chooser.locator(":scope > .widget-html").first
+    button = chooser.locator(".widget-upload").first
+    button.scroll_into_view_if_needed()
+    with page.expect_file_chooser(timeout=10_000) as dialog:
+        button.click()
+    dialog.value.set_files(str(path))
+    try:
+        page.wait_for_function("([el, text]) => el.innerText.includes(text)", arg=[message.element_handle(), expect],
+                               timeout=timeout_s * 1000, polling=200)
+    except PlaywrightTimeout:
+        raise AssertionError(f"uploaded {path}, but the chooser's message did not say {expect!r} within "
+                             f"{timeout_s:.0f} s; it says {message.inner_text()!r}") from None
+    wait_idle(page, lab)
+    return message.inner_text()

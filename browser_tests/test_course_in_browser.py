@@ -3,7 +3,8 @@
 nbval proves every notebook runs in a kernel; it never renders a widget or clicks a control.
 Here each notebook with an explorer widget is opened in JupyterLab, run from the Run menu,
 checked for error output, and then every slider and dropdown of every explorer is used once:
-the explorer's output must change (a new figure or new text). Notebook 00 is run and its
+the explorer's output must change (a new figure or new text). In notebook 10 a photo is uploaded
+into the photo chooser, then a file that is no photo. Notebook 00 is run and its
 status tables must render. The status bar shows memory use against the limit. A screenshot
 of each lands in .cache/screenshots/.
 """
@@ -15,13 +16,16 @@ from pathlib import Path
 
 import pytest
 from jupyterlab_ui import (
+    CHOOSER,
     EXPLORER,
     SHOWN,
+    SNAPSHOT_JS,
     cells_not_run,
     error_outputs,
     open_notebook,
     operate_explorer,
     run_all_cells,
+    upload_photo,
     wait_idle,
 )
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -113,3 +117,38 @@ def test_setup_notebook_shows_its_status_tables(page, lab):
     report = next((t for t in tables if "torch" in t.inner_text()), None)
     assert report is not None, "the environment report (versions, device) did not render as a table"
     weights[0].scroll_into_view_if_needed()
+
+
+def test_grad_cam_explains_an_uploaded_photo(page, lab, tmp_path):
+    """Notebook 10 on a learner's own photo: upload a JPEG through the chooser's file dialog, and its top
+    classes and its Grad-CAM map are drawn; upload a text file named .jpg, and a message says so while
+    the map stays."""
+    from PIL import Image, ImageOps
+
+    from course_utils.images import shipped_images
+
+    photo = tmp_path / "my_own_photo.jpg"
+    ImageOps.mirror(Image.open(shipped_images()["coffee"]).convert("RGB")).save(photo, quality=90)
+    not_a_photo = tmp_path / "holiday.jpg"
+    not_a_photo.write_text("a text file, whatever its name says\n")
+
+    run_cleanly(page, lab, "10_grad_cam.ipynb")
+    chooser = page.locator(f"{SHOWN} {CHOOSER}")
+    assert chooser.count() == 1, f"10_grad_cam: {chooser.count()} photo choosers rendered, expected 1"
+    output = chooser.locator(".widget-output").first
+    before = output.evaluate(SNAPSHOT_JS)
+
+    said = upload_photo(page, lab, chooser, photo, expect=photo.name)
+    after = output.evaluate(SNAPSHOT_JS)
+    figures = lambda snapshot: {line for line in snapshot.splitlines() if line.startswith("data:image")}  # noqa: E731
+    assert figures(after) and figures(after) != figures(before), "the upload drew no new figure"
+    assert photo.name in after and "top 5" in after, f"the output does not name the photo's top classes:\n{after[:500]}"
+    assert not error_outputs(chooser), error_outputs(chooser)[0][-2000:]
+    # the kernel emptied the upload's value, and the page's copy with it: nothing to save into the notebook
+    assert chooser.locator(".widget-upload").inner_text().strip().endswith("(0)")
+    print(f"10_grad_cam: uploaded {photo.name}: {said!r}")
+
+    said = upload_photo(page, lab, chooser, not_a_photo, expect="has not changed")
+    assert output.evaluate(SNAPSHOT_JS) == after, "a bad file changed what is shown"
+    assert not error_outputs(chooser), error_outputs(chooser)[0][-2000:]
+    print(f"10_grad_cam: uploaded {not_a_photo.name}: {said!r}")
