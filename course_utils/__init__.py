@@ -10,7 +10,7 @@ device               which device to run on, seeding, the environment report    
 weights              torchvision's weights enums, the hub cache, verified hashes  00, 03, 04, 05, 08, 09, 10
 prefetch             fetch every weights file before a workshop                   00
 images               load any photo safely; the stretch transform; denormalise    00, 01, 03, 04, 05, 08, 09, 10
-photo_chooser        choose a shipped photo, upload one or type its path          04
+photo_chooser        choose a shipped photo, upload one or type its path          04, 09, 10
 photo_folder         a folder of your photos, one sub-folder per class            08
 tables               a small HTML/text table for any notebook                     02, 03
 architecture         VGG configurations A-E and ``build_vgg`` (Table 1)           02, 03, 05, 06
@@ -29,7 +29,7 @@ viz                  the course's figures                                       
 widgets              the ipywidgets explorers                                     02, 09, 10
 gradcam              CAM methods, one small module each                           10, 11
 zoo                  VGG against later architectures                              12
-explain              the command line: top-k and Grad-CAM for any photos          none
+explain              the command line: top-k and Grad-CAM for any photos          (none)
 distributed          data-parallel training with torchrun                         13
 ddp_diagram          data parallelism as a picture: replicas and one all-reduce   13
 torch_features       what the course needs from PyTorch, and whether it is there  00
