@@ -30,3 +30,26 @@ def pytest_configure(config):
     write_standins(STANDIN_TORCH_HOME)
     os.environ["TORCH_HOME"] = str(STANDIN_TORCH_HOME)
     os.environ["COURSE_OFFLINE"] = "1"
+
+
+def _measured_seconds() -> dict[str, float]:
+    """Each notebook's run time as `make measure` measured it (docs/measurements.json), by file name."""
+    import json
+
+    path = Path(__file__).resolve().parent / "docs" / "measurements.json"
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["notebooks"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {f"{row['notebook']}.ipynb": float(row["seconds"]) for row in rows}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slowest notebooks first, then everything else in its usual order.
+
+    With two workers (``course.py test``) a long notebook that starts last keeps one core busy
+    while the other has nothing left to do; started first, it runs beside the many short files.
+    The sort is stable, so a notebook's cells (and every file's tests) keep their order.
+    """
+    seconds = _measured_seconds()
+    items.sort(key=lambda item: -seconds.get(item.path.name, 0.0) if item.path.suffix == ".ipynb" else 0.0)

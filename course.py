@@ -578,9 +578,35 @@ def cmd_install(opts: argparse.Namespace) -> int:
     return 0
 
 
+def cpu_cores() -> int:
+    """The cores this process may use (a container's share, not the whole machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+def parallel_test_options(cores: int, environ: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """pytest-xdist options and environment for the test run: two workers where there are two cores.
+
+    Each worker runs whole files (``--dist loadfile``: a notebook's cells stay in order, in one
+    kernel) and gets its share of the cores as torch threads; a waiting thread sleeps instead of
+    spinning (``OMP_WAIT_POLICY=PASSIVE``), so a test that asks for more threads than its share does
+    not stall the other worker. More than two workers would need more memory than a laptop has
+    (a notebook's kernel peaks at 1.6 GB), so two at most. One core: one process, as before.
+    """
+    workers = min(2, cores)
+    if workers < 2:
+        return [], dict(environ)
+    env = {"OMP_NUM_THREADS": str(cores // workers), "OMP_WAIT_POLICY": "PASSIVE", **environ}
+    return ["-n", str(workers), "--dist", "loadfile"], env
+
+
 def cmd_test(opts: argparse.Namespace) -> int:
     python = set_up(opts, needs_tests=True)
-    return run(pytest_command(python, "tests", "notebooks", "--nbval-lax", "--nbval-current-env", "--durations=20"))
+    options, env = parallel_test_options(cpu_cores(), os.environ)
+    return run(pytest_command(python, "tests", "notebooks", "--nbval-lax", "--nbval-current-env", *options,
+                              "--durations=20"), env)
 
 
 def cmd_test_rerun(opts: argparse.Namespace) -> int:
