@@ -158,6 +158,12 @@ def bundle_options(bundle: Path | None) -> list[str]:
     return [] if bundle is None else ["--no-index", "--find-links", str(bundle / "wheels")]
 
 
+# pip byte-compiles every installed file one at a time (76 s of a 190 s install here, most of it torch's);
+# compileall does the same on every core. A file that does not compile is left as it is, as pip does.
+COMPILE_ON_ALL_CORES = ("import compileall, sysconfig; "
+                        "compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0)")
+
+
 def install_commands(python: str, extras: str, *, cpu: bool = False, latest: bool = False,
                      bundle: Path | None = None, torch_pins: Iterable[str] = TORCH_PACKAGES) -> list[list[str]]:
     """The pip commands that install the course into a venv, in order.
@@ -166,9 +172,10 @@ def install_commands(python: str, extras: str, *, cpu: bool = False, latest: boo
     torchvision from PyTorch's CPU-only index (its documented command), then the rest with that
     index as an extra one, so nothing that needs torch (grad-cam, captum) brings the CUDA build
     back. --latest upgrades every package to its newest release. --from (bundle) installs from
-    the bundle's wheels only, so --cpu is the bundle's business there.
+    the bundle's wheels only, so --cpu is the bundle's business there. pip installs without
+    byte-compiling, and the last command compiles the packages on all cores instead.
     """
-    pip = [python, "-m", "pip", "install", "--quiet"]
+    pip = [python, "-m", "pip", "install", "--quiet", "--no-compile"]
     source = bundle_options(bundle)
     upgrade = ["--upgrade", "--upgrade-strategy", "eager"] if latest else []
     commands = [pip + source + ["--upgrade", "pip"]]
@@ -177,6 +184,7 @@ def install_commands(python: str, extras: str, *, cpu: bool = False, latest: boo
         commands.append(pip + upgrade + ["--index-url", CPU_INDEX, *torch_pins])
         extra_index = ["--extra-index-url", CPU_INDEX]
     commands.append(pip + source + extra_index + upgrade + ["-e", f".[{extras}]" if extras else "."])
+    commands.append([python, "-c", COMPILE_ON_ALL_CORES])
     return commands
 
 

@@ -80,14 +80,28 @@ def _has(cmd: list[str], *words: str) -> bool:
 
 def test_default_install_is_the_makefiles():
     commands = course.install_commands("py", "test", torch_pins=PINS)
-    assert commands == [["py", "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
-                        ["py", "-m", "pip", "install", "--quiet", "-e", ".[test]"]]
+    assert commands == [["py", "-m", "pip", "install", "--quiet", "--no-compile", "--upgrade", "pip"],
+                        ["py", "-m", "pip", "install", "--quiet", "--no-compile", "-e", ".[test]"],
+                        ["py", "-c", course.COMPILE_ON_ALL_CORES]]
+
+
+def test_the_packages_are_compiled_after_the_install(tmp_path):
+    """The compile step writes the bytecode pip was told not to, and survives a file that does not compile."""
+    site = tmp_path / "site-packages"
+    (site / "pkg").mkdir(parents=True)
+    (site / "pkg" / "good.py").write_text("x = 1\n")
+    (site / "pkg" / "bad.py").write_text("def broken(:\n")
+    code = course.COMPILE_ON_ALL_CORES.replace("sysconfig.get_path('purelib')", repr(str(site)))
+    assert code != course.COMPILE_ON_ALL_CORES
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stdout, result.stdout + result.stderr
+    assert [p.name.split(".")[0] for p in (site / "pkg" / "__pycache__").iterdir()] == ["good"]
 
 
 def test_cpu_takes_torch_from_pytorchs_cpu_index_first_then_the_rest():
     commands = course.install_commands("py", "test", cpu=True, torch_pins=PINS)
     (torch_step,) = [c for c in commands if _has(c, "--index-url", "https://download.pytorch.org/whl/cpu")]
-    rest = commands[-1]
+    rest = commands[-2]  # the last one compiles
     assert torch_step[-2:] == PINS and commands.index(torch_step) < commands.index(rest)
     assert _has(rest, "-e", ".[test]") and "--index-url" not in rest
     # the rest keeps the CPU index as an extra one, so grad-cam's and captum's torch stay the CPU build
@@ -96,17 +110,17 @@ def test_cpu_takes_torch_from_pytorchs_cpu_index_first_then_the_rest():
 
 def test_latest_upgrades_everything_eagerly():
     commands = course.install_commands("py", "test", latest=True, cpu=True, torch_pins=PINS)
-    for cmd in commands[1:]:  # the torch step and the rest; pip itself is always upgraded
+    for cmd in commands[1:-1]:  # the torch step and the rest; pip itself is always upgraded
         assert _has(cmd, "--upgrade", "--upgrade-strategy", "eager"), cmd
     assert not any("eager" in c for c in course.install_commands("py", "test", torch_pins=PINS)[1])
 
 
 def test_from_a_bundle_installs_from_its_wheels_only(tmp_path):
     commands = course.install_commands("py", "", cpu=True, bundle=tmp_path, torch_pins=PINS)
-    for cmd in commands:
+    for cmd in commands[:-1]:  # every pip command; the last one compiles what they installed
         assert _has(cmd, "--no-index", "--find-links", str(tmp_path / "wheels")), cmd
         assert "--index-url" not in cmd and "--extra-index-url" not in cmd, cmd
-    assert commands[-1][-2:] == ["-e", "."]  # a bundle without the test packages: the course alone
+    assert commands[-2][-2:] == ["-e", "."]  # a bundle without the test packages: the course alone
 
 
 def test_a_bundle_install_ignores_the_machines_pip_configuration(tmp_path):
@@ -331,7 +345,9 @@ def test_install_from_a_bundle_is_offline_and_copies_its_weights(monkeypatch, tm
     venv.mkdir()
     opts = course.build_parser().parse_args(["install", "--venv", str(venv), "--from", str(stick)])
     course.set_up(opts)
-    assert ran and all(_has(c, "--no-index", "--find-links", str(stick.resolve() / "wheels")) for c in ran)
+    pip_commands = [c for c in ran if _has(c, "-m", "pip")]
+    assert pip_commands and all(_has(c, "--no-index", "--find-links", str(stick.resolve() / "wheels"))
+                                for c in pip_commands)
     assert all(env["PIP_CONFIG_FILE"] == os.devnull for env in envs)
     assert (learner_torch / "hub" / "checkpoints" / "vgg16-397923af.pth").exists()
     assert (venv / course.STAMP).read_text() == "runtime"
