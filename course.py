@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
@@ -501,10 +502,12 @@ def make_bundle(target: Path, platforms: list[str], python_version: str | None, 
         for cmd in download_commands(python, wheels, requirements, platforms=platforms,
                                      python_version=python_version, cpu=cpu):
             check(cmd)
-        had_build = (REPO / "build").exists()
-        check([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), "."])
-        if not had_build:  # setuptools' scratch folder: a stale one would slip old files into the next wheel
-            shutil.rmtree(REPO / "build", ignore_errors=True)
+        # The course's own wheel, built from a copy: setuptools writes build/ and *.egg-info where it
+        # builds, and the course's folder may be in use meanwhile (.ci/run builds the site beside this).
+        with tempfile.TemporaryDirectory() as scratch:
+            copy_course(Path(scratch) / "course")
+            check([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels),
+                   str(Path(scratch) / "course")])
         wanted["wheels"] = sorted(p.name for p in wheels.glob("*.whl"))
         (target / "bundle.json").write_text(json.dumps(wanted, indent=1) + "\n", encoding="utf-8")
     copied = copy_weights(torch_hub_checkpoints(), target / "weights")
