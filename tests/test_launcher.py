@@ -490,3 +490,14 @@ def test_install_with_a_stale_stamp_would_install(tmp_path):
     os.utime(venv / course.STAMP, (0, 0))
     result = _launcher(tmp_path, "install", "--venv", str(venv))
     assert result.returncode != 0 and "pip install" in result.stdout + result.stderr
+
+
+def test_tests_run_on_two_workers_with_their_share_of_the_cores():
+    options, env = course.parallel_test_options(2, {"PATH": "/bin"})
+    assert options == ["-n", "2", "--dist", "loadfile"]  # whole files: a notebook's cells in one kernel, in order
+    assert env["OMP_NUM_THREADS"] == "1" and env["OMP_WAIT_POLICY"] == "PASSIVE" and env["PATH"] == "/bin"
+    options, env = course.parallel_test_options(8, {})
+    assert options[:2] == ["-n", "2"] and env["OMP_NUM_THREADS"] == "4"  # two workers at most: memory
+    assert course.parallel_test_options(1, {"PATH": "/bin"}) == ([], {"PATH": "/bin"})  # one core: as before
+    _, env = course.parallel_test_options(2, {"OMP_NUM_THREADS": "3"})
+    assert env["OMP_NUM_THREADS"] == "3", "a thread count the user set is kept"
