@@ -63,22 +63,35 @@ def test_the_setup_cell_comes_first_and_clones_this_repository(path):
     assert others == [1], f"{path.name}: set-up cells at {others}"
 
 
-def test_every_notebook_is_in_sync_with_the_script():
-    result = subprocess.run([sys.executable, str(SYNC), "--check"], capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 0, result.stdout + result.stderr
+@pytest.fixture(scope="module")
+def sync():
+    """The sync script as a module: its main() runs here, without a new Python importing torch each time."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sync_notebooks", SYNC)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_the_check_notices_a_renumbered_notebook(tmp_path):
+def test_every_notebook_is_in_sync_with_the_script(sync, capsys):
+    assert sync.main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_the_script_runs_as_a_command():
+    result = subprocess.run([sys.executable, str(SYNC), "--help"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and "--check" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_check_notices_a_renumbered_notebook(sync, capsys, tmp_path):
     """A notebook copied under a new number still links to the old path: --check must say so."""
     folder = tmp_path / "notebooks"
     folder.mkdir()
     shutil.copy(NOTEBOOKS[0], folder / "99_renumbered.ipynb")
-    result = subprocess.run([sys.executable, str(SYNC), "--check", "--notebooks", str(folder)],
-                            capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 1 and "99_renumbered.ipynb" in result.stdout, result.stdout + result.stderr
-    subprocess.run([sys.executable, str(SYNC), "--notebooks", str(folder)], check=True, cwd=REPO, capture_output=True)
-    fixed = subprocess.run([sys.executable, str(SYNC), "--check", "--notebooks", str(folder)], cwd=REPO)
-    assert fixed.returncode == 0, "after a sync the renumbered copy is up to date"
+    assert sync.main(["--check", "--notebooks", str(folder)]) == 1
+    assert "99_renumbered.ipynb" in capsys.readouterr().out
+    assert sync.main(["--notebooks", str(folder)]) == 0
+    assert sync.main(["--check", "--notebooks", str(folder)]) == 0, "after a sync the renumbered copy is up to date"
     assert "notebooks/99_renumbered.ipynb" in _source(_cells(folder / "99_renumbered.ipynb")[0])
 
 
