@@ -17,6 +17,7 @@ architecture         VGG configurations A-E and ``build_vgg`` (Table 1)         
 layer_names          the paper's layer names <-> PyTorch's module names           06
 counting             Table 1, parameters, multiply-adds and memory per layer      02, 03, 09, 11, 12
 receptive_field      receptive fields by formula and measured by gradient         02
+running              eval mode given back after, one image or a batch (plumbing)  (none)
 inference            run a model on images: batches, eval mode, top-k             04, 05
 dense                VGG as a fully convolutional network: dense evaluation       05
 benchmark            timing that synchronises the device                          02, 05, 07, 08, 11

@@ -19,9 +19,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from course_utils.architecture import CONFIGS, DEPTH, Layer, build_vgg
-from course_utils.inference import eval_mode
 from course_utils.layer_names import paper_names
 from course_utils.receptive_field import step
+from course_utils.running import eval_mode
 from course_utils.tables import Table
 
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from course_utils.checkpoints import load_checkpoint, save_checkpoint
 from course_utils.data import CLASSES
 from course_utils.device import get_device, model_device
+from course_utils.running import eval_mode
 
 
 class TrainingDiverged(RuntimeError):
@@ -156,9 +157,14 @@ def _diverged_message(desc: str, step: int, images: torch.Tensor, loss: torch.Te
 
 
 def evaluate(model: nn.Module, loader: DataLoader, device: torch.device | None = None) -> tuple[float, float]:
-    """(mean loss, accuracy) of ``model`` on ``loader``, in eval mode, without gradients."""
+    """(mean loss, accuracy) of ``model`` on ``loader``, in eval mode, without gradients.
+
+    The model is given back in the mode it was in: evaluating in the middle of training does not
+    turn its dropout off for the next epoch.
+    """
     device = device or model_device(model)
-    return run_epoch(model, loader, device, optimizer=None, progress=False, desc="evaluate")
+    with eval_mode(model):
+        return run_epoch(model, loader, device, optimizer=None, progress=False, desc="evaluate")
 
 
 def train(
@@ -285,13 +291,13 @@ def load_training_checkpoint(path: str | Path, model: nn.Module, optimizer: torc
 @torch.no_grad()
 def predicted_labels(model: nn.Module, loader: DataLoader,
                      device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted labels, true labels) over a loader, in eval mode, for a confusion matrix."""
+    """(predicted labels, true labels) over a loader, in eval mode, for a confusion matrix (mode restored)."""
     device = device or model_device(model)
-    model.eval()
     preds, labels = [], []
-    for batch in loader:
-        preds.append(model(batch[0].to(device)).argmax(1).cpu())
-        labels.append(torch.as_tensor(batch[1]))
+    with eval_mode(model):
+        for batch in loader:
+            preds.append(model(batch[0].to(device)).argmax(1).cpu())
+            labels.append(torch.as_tensor(batch[1]))
     return torch.cat(preds), torch.cat(labels)
 
 
@@ -309,9 +315,9 @@ def extract_features(module: nn.Module, loader: DataLoader, device: torch.device
     computing them once turns each later epoch into a pass over small tensors.
     """
     device = device or model_device(module)
-    module.eval()
     outputs, labels = [], []
-    for batch in loader:
-        outputs.append(module(batch[0].to(device)).cpu())
-        labels.append(torch.as_tensor(batch[1]))
+    with eval_mode(module):  # no dropout in the features; the module's mode is given back after
+        for batch in loader:
+            outputs.append(module(batch[0].to(device)).cpu())
+            labels.append(torch.as_tensor(batch[1]))
     return TensorDataset(torch.cat(outputs), torch.cat(labels))

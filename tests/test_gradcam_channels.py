@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from course_utils.gradcam import GradCAM, GuidedBackprop
-from course_utils.inference import as_batch, input_channels
+from course_utils.running import as_batch, input_channels
 
 captum_attr = pytest.importorskip("captum.attr")
 

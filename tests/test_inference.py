@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import torch
 from PIL import Image
@@ -13,7 +11,6 @@ from torchvision import transforms as T
 from course_utils.images import denormalize, load_image, shipped_images, stretch_transform
 from course_utils.inference import (
     Prediction,
-    as_batch,
     class_indices,
     class_name,
     compare_predictions,
@@ -40,18 +37,6 @@ class TinyNet(nn.Module):
 
     def forward(self, x):
         return self.head(self.pool(x))
-
-
-def test_as_batch_accepts_one_image_or_a_batch():
-    assert as_batch(torch.zeros(3, 8, 8)).shape == (1, 3, 8, 8)
-    assert as_batch(torch.zeros(2, 3, 8, 8)).shape == (2, 3, 8, 8)
-
-
-@pytest.mark.parametrize("shape", [(8, 8), (1, 8, 8), (4, 8, 8), (2, 1, 8, 8), (1, 2, 3, 8, 8)])
-def test_wrong_image_shapes_name_the_expected_shape(shape):
-    expected = r"\(3, H, W\) or a batch \(B, 3, H, W\), got " + re.escape(str(shape))
-    with pytest.raises(ValueError, match=expected):
-        as_batch(torch.zeros(shape))
 
 
 def test_channels_last_images_get_a_permute_hint():

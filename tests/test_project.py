@@ -89,3 +89,21 @@ def test_no_torch_load_without_weights_only():
                          cwd=REPO, capture_output=True, text=True).stdout
     unsafe = [line for line in out.splitlines() if "weights_only=True" not in line]
     assert not unsafe, unsafe
+
+
+def test_the_index_has_one_row_per_module_of_course_utils():
+    """course_utils/__init__.py's table lists every module and package once, and nothing that is not there.
+
+    (Its notebook column is computed from the notebooks' imports by scripts/sync_notebooks.py, which
+    tests/test_notebook_setup.py runs with --check.)
+    """
+    package = REPO / "course_utils"
+    modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    modules |= {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    doc = (package / "__init__.py").read_text(encoding="utf-8")
+    lines = doc.splitlines()
+    rules = [i for i, line in enumerate(lines) if line.startswith("=====")]  # above, under the header, below
+    rows = [line.split()[0] for line in lines[rules[1] + 1:rules[2]] if line.strip()]
+    assert sorted(rows) == sorted(set(rows)), f"rows listed twice: {[r for r in rows if rows.count(r) > 1]}"
+    assert not modules - set(rows), f"modules missing from the index: {sorted(modules - set(rows))}"
+    assert not set(rows) - modules, f"rows for modules that do not exist: {sorted(set(rows) - modules)}"

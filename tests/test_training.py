@@ -129,6 +129,20 @@ def test_extract_features_caches_a_frozen_modules_outputs():
     assert torch.equal(labels, ds.tensors[1])
 
 
+@pytest.mark.parametrize("helper", ["evaluate", "predicted_labels", "extract_features"])
+def test_the_evaluation_helpers_run_in_eval_mode_and_give_the_mode_back(helper):
+    """Dropout is off while they run (two passes agree), and a model in training stays in training."""
+    torch.manual_seed(0)
+    model = _mlp().train()
+    loader = DataLoader(_blobs(40), 16)
+    run = {"evaluate": evaluate, "predicted_labels": predicted_labels, "extract_features": extract_features}[helper]
+    first, second = run(model, loader), run(model, loader)
+    if helper == "extract_features":
+        first, second = first.tensors, second.tensors
+    assert all(torch.equal(torch.as_tensor(a), torch.as_tensor(b)) for a, b in zip(first, second)), "dropout was on"
+    assert model.training and all(m.training for m in model.modules()), f"{helper} left the model in eval mode"
+
+
 def test_history_round_trips_through_a_plain_dict():
     h = History([1.0], [0.5], [0.9], [0.6], [0.01], [2.0])
     d = h.as_dict()

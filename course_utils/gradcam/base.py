@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.gradcam.capture import LayerCapture
-from course_utils.inference import as_batch, eval_mode
 from course_utils.layer_names import get_layer, last_conv_relu, name_of
+from course_utils.running import as_batch, eval_mode
 
 Targets = None | int | Sequence[int] | torch.Tensor
 

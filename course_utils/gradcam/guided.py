@@ -26,7 +26,7 @@ from torch import nn
 
 from course_utils.gradcam.base import BaseCAM, Targets, check_targets, class_scores, frozen_parameters
 from course_utils.gradcam.gradcam import GradCAM
-from course_utils.inference import as_batch, eval_mode
+from course_utils.running import as_batch, eval_mode
 
 
 @contextmanager
