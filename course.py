@@ -603,8 +603,8 @@ def parallel_test_options(cores: int, environ: Mapping[str, str]) -> tuple[list[
     Each worker runs whole files (``--dist loadfile``: a notebook's cells stay in order, in one
     kernel) and gets its share of the cores as torch threads; a waiting thread sleeps instead of
     spinning (``OMP_WAIT_POLICY=PASSIVE``), so a test that asks for more threads than its share does
-    not stall the other worker. More than two workers would need more memory than a laptop has
-    (a notebook's kernel peaks at 1.6 GB), so two at most. One core: one process, as before.
+    not stall the other worker. Two at most: each worker can hold a notebook's kernel (up to
+    1.6 GB) beside its own, and more workers were never measured. One core: one process, as before.
     """
     workers = min(2, cores)
     if workers < 2:

@@ -3,10 +3,10 @@
 nbval proves every notebook runs in a kernel; it never renders a widget or clicks a control.
 Here each notebook with an explorer widget is opened in JupyterLab, run from the Run menu,
 checked for error output, and then every slider and dropdown of every explorer is used once:
-the explorer's output must change (a new figure or new text). In notebook 10 a photo is then uploaded
-into the photo chooser, then a file that is no photo (on the same page: the notebook runs once).
-Notebook 00 is run and its status tables must render. The status bar shows memory use against the limit. A screenshot
-of each lands in .cache/screenshots/.
+the explorer's output must change (a new figure or new text). In notebook 10 a photo is then
+uploaded into the photo chooser, then a file that is no photo (on the same page: the notebook runs
+once). Notebook 00 is run and its status tables must render. The status bar shows memory use against
+the limit. A screenshot of each lands in .cache/screenshots/.
 """
 
 from __future__ import annotations
