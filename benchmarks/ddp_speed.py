@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from course_utils import distributed as D  # noqa: E402
+from course_utils import launch  # noqa: E402
 from course_utils.checkpoints import load_checkpoint  # noqa: E402
 from course_utils.training import make_optimizer  # noqa: E402
 
@@ -47,8 +48,8 @@ def processes(layouts: list[tuple[int, int]], global_batch: int, n_train: int, e
         with tempfile.TemporaryDirectory() as folder:
             args = ["--device", "cpu", "--n-train", n_train, "--n-val", 100, "--epochs", epochs,
                     "--batch-size", global_batch // n, "--threads", threads, "--checkpoint-dir", folder]
-            cmd = D.torchrun_command(SCRIPT, args, nproc=n)
-            code, output = D.run_streaming(cmd, cwd=REPO, show=False)
+            cmd = launch.torchrun_command(SCRIPT, args, nproc=n)
+            code, output = launch.run_streaming(cmd, cwd=REPO, show=False)
             if code != 0:
                 sys.exit(f"torchrun with {n} process(es) failed:\n{output[-2000:]}")
             speeds[n, threads] = load_checkpoint(Path(folder) / "last.pt")["run"]["images_per_s"][-1]
@@ -106,11 +107,11 @@ def main() -> None:
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
-    print(f"torch {torch.__version__}, {D.cpu_cores()} CPU cores, CUDA: {torch.cuda.is_available()}")
+    print(f"torch {torch.__version__}, {launch.cpu_cores()} CPU cores, CUDA: {torch.cuda.is_available()}")
     if not args.skip_processes:
         print(f"\n1. processes on the CPU: small VGG (width 1/8), 32x32 shapes, {args.n_train} images, "
               f"global batch {args.global_batch}, last of {args.epochs} epochs")
-        cores = D.cpu_cores()
+        cores = launch.cpu_cores()
         layouts = [(1, cores), (1, 1), (2, max(1, cores // 2))]  # all cores as threads / one core / all as processes
         speeds = processes(layouts, args.global_batch, args.n_train, args.epochs)
         for (n, threads), s in speeds.items():
@@ -122,7 +123,7 @@ def main() -> None:
     print("   RATIOS vs float32: " + ", ".join(f"{name}: {s / base:.2f}x" for name, s in rows[1:]))
     load_after = os.getloadavg()[0]
     print(f"\nload average (1 min) before {load_before:.2f}, after {load_after:.2f}")
-    if max(load_before, load_after) > D.cpu_cores() - 0.5:
+    if max(load_before, load_after) > launch.cpu_cores() - 0.5:
         print("  the CPU is shared with other work: absolute numbers are inflated; compare ratios only")
 
 

@@ -23,6 +23,7 @@ dense                VGG as a fully convolutional network: dense evaluation     
 benchmark            timing that synchronises the device                          02, 05, 07, 08, 11
 data                 the procedural shapes dataset with masks                     06, 07, 08, 11, 13
 training             the training loop, History, resumable checkpoints            06, 07, 08, 13
+evaluation           accuracy, predictions, confusion matrix, cached features     07, 08
 small_vgg            the course's small VGG and its shipped checkpoint            06, 07, 11, 13
 checkpoints          atomic saves, ``weights_only=True`` loads                    07, 13
 features             feature maps with forward hooks                              09, 10
@@ -31,6 +32,7 @@ widgets              the ipywidgets explorers                                   
 gradcam              CAM methods, one small module each                           10, 11
 zoo                  VGG against later architectures                              12
 explain              the command line: top-k and Grad-CAM for any photos          (none)
+launch               torchrun from a notebook: the command, its output, cores     13
 distributed          data-parallel training with torchrun                         13
 ddp_diagram          data parallelism as a picture: replicas and one all-reduce   13
 torch_features       what the course needs from PyTorch, and whether it is there  00

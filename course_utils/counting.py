@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from course_utils.architecture import CONFIGS, DEPTH, Layer, build_vgg
-from course_utils.layer_names import paper_names
+from course_utils.layer_names import module_names
 from course_utils.receptive_field import step
 from course_utils.running import eval_mode
 from course_utils.tables import Table
@@ -281,7 +281,7 @@ def layer_table(model: nn.Module, input_size: int | tuple[int, ...] = (3, 224, 2
     ``cross_check_flops``.
     """
     size = _input_size(input_size)
-    names = {v: k for k, v in paper_names(model).items()}
+    names = module_names(model)
     rows: list[LayerRow] = []
     rf, jump = 1.0, 1.0
     seen_classifier = False

@@ -33,10 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from torch.utils.data import Dataset
-
-from course_utils.viz import image_grid
 
 CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross")
 
@@ -142,14 +139,6 @@ def _finish(img: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
     img += noise
     np.clip(img + 0.5, 0, 255, out=img)
     return torch.from_numpy(img.astype(np.uint8).transpose(2, 0, 1).copy())
-
-
-def draw_shape(name: str, seed: int = 0, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """One image of shape ``name`` and its mask, for experiments in a notebook."""
-    if name not in SHAPES:
-        raise ValueError(f"unknown shape {name!r}. Use one of: {', '.join(CLASSES)}")
-    image, mask = _draw_one(item_rng(seed, 0, stream=99), name, size)
-    return image.float() / 255, mask.float()
 
 
 def _draw_one(rng: np.random.Generator, name: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -267,24 +256,6 @@ class TwoShapesDataset(_Generated):
         # Rarely reached: put them in opposite corners, which always fits.
         r0, r1 = radii
         return [np.array([r0 + 1, r0 + 1]), np.array([size - r1 - 1, size - r1 - 1])]
-
-
-def sample_grid(dataset: Dataset, n: int = 16, ncols: int = 8, show_masks: bool = False) -> Figure:
-    """The first ``n`` items of a shapes dataset in a grid, titled with their class names.
-
-    With ``show_masks=True`` the object mask is outlined in white on each image.
-    """
-    fig, axes = image_grid(min(n, len(dataset)), ncols, (1.6, 1.8))
-    for i, ax in enumerate(axes):
-        image, label, mask = dataset[i][:3]
-        ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
-        labels = label.tolist() if torch.is_tensor(label) else [label]
-        ax.set_title(" + ".join(CLASSES[k] for k in labels), fontsize=8)
-        if show_masks:
-            for m in (mask if mask.dim() == 3 else mask[None]):
-                ax.contour(m.numpy(), levels=[0.5], colors="white", linewidths=0.8)
-    fig.tight_layout()
-    return fig
 
 
 # ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import importlib.metadata
 import os
 import platform
 import random
@@ -18,7 +19,6 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-import torchvision
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -104,7 +104,9 @@ def environment_report(device: torch.device | None = None) -> dict[str, str]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        # Read from the installed package, not imported: importing torchvision takes ~3 s (it
+        # loads torch's compiler), which every torchrun worker would pay for one version string.
+        "torchvision": importlib.metadata.version("torchvision"),
         "numpy": np.__version__,
         "device": str(device),
         "cpu threads (torch)": str(torch.get_num_threads()),

@@ -26,10 +26,7 @@ What this module adds around torch's own machinery, one small function each:
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,10 +41,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from course_utils import training
 from course_utils.checkpoints import load_checkpoint
+from course_utils.launch import LAUNCH_VARS, cpu_cores
 from course_utils.training import History, save_training_checkpoint
-
-# What torchrun sets for every worker it starts.
-LAUNCH_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
 class LaunchError(RuntimeError):
@@ -75,14 +70,6 @@ class DistContext:
         how = f"backend {self.backend}" if self.backend else "a single process, no process group"
         threads = f", {self.threads} CPU thread(s) per process" if self.device.type == "cpu" else ""
         return f"{self.world_size} process(es) ({how}) on {self.device.type}{threads}"
-
-
-def cpu_cores() -> int:
-    """CPU cores this process may use (its affinity mask, which containers narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def choose_backend(device: torch.device) -> str:
@@ -193,38 +180,6 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DDP) else model
 
 
-def torchrun_command(script: str | Path, args: Sequence[object], nproc: int = 2, max_restarts: int = 0) -> list[str]:
-    """``torchrun --standalone --nproc_per_node=N script args`` with this Python's own torch.
-
-    ``python -m torch.distributed.run`` is what the ``torchrun`` command runs; going
-    through ``sys.executable`` works from a notebook kernel whose environment's
-    ``bin/`` is not on the PATH.
-    """
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            f"--max-restarts={max_restarts}", str(script), *map(str, args)]
-
-
-def run_streaming(command: Sequence[str], cwd: str | Path | None = None, show: bool = True,
-                  hide: Callable[[str], bool] | None = None) -> tuple[int, str]:
-    """Run ``command``, printing its output line by line as it comes; return (exit code, output).
-
-    Launcher variables (RANK, WORLD_SIZE...) are removed from the child's environment,
-    so a launch from inside another launch starts clean. ``hide(line)`` can keep
-    noise (e.g. the traceback frames of a worker we killed on purpose) off the screen;
-    the returned output still holds every line.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARS}
-    env["PYTHONUNBUFFERED"] = "1"
-    lines = []
-    with subprocess.Popen(list(command), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, bufsize=1) as process:
-        for line in process.stdout:
-            lines.append(line)
-            if show and not (hide and hide(line)):
-                print(line, end="", flush=True)
-    return process.returncode, "".join(lines)
-
-
 # ----------------------------------------------------------------------------------
 # Data: every rank its own slice
 # ----------------------------------------------------------------------------------
@@ -304,20 +259,19 @@ def warmup_lr(lr: float, progress: float, warmup_epochs: float, k: float) -> flo
 
 
 def run_epoch(model: nn.Module, loader: DataLoader, ctx: DistContext,
-              optimizer: torch.optim.Optimizer | None = None, *, dtype: torch.dtype | None = None,
-              scaler: torch.amp.GradScaler | None = None, channels_last: bool = False,
-              before_step: Callable[[int], None] | None = None, progress: bool = False,
-              desc: str = "") -> tuple[float, float]:
+              optimizer: torch.optim.Optimizer | None = None, *, desc: str = "", progress: bool = False,
+              channels_last: bool = False, dtype: torch.dtype | None = None,
+              scaler: torch.amp.GradScaler | None = None,
+              before_step: Callable[[int], None] | None = None) -> tuple[float, float]:
     """``course_utils.training.run_epoch`` on this rank's slice, in ``dtype`` (mixed precision).
 
     Returns the (mean loss, accuracy) over **all ranks**: each rank sums its own, then
     ``all_reduce`` adds the sums. DDP averages the gradients inside ``backward()``, so
     the loop itself is the single-process one, unchanged.
     """
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    return training.run_epoch(model, loader, ctx.device, optimizer, f"rank {ctx.rank}, {desc or 'epoch'}", progress,
-                              layout, autocast_dtype=dtype, scaler=scaler, before_step=before_step,
-                              reduce=lambda sums: all_reduce_sums(sums, ctx))
+    return training.run_epoch(model, loader, ctx.device, optimizer, desc=f"rank {ctx.rank}, {desc or 'epoch'}",
+                              progress=progress, channels_last=channels_last, dtype=dtype, scaler=scaler,
+                              before_step=before_step, reduce=lambda sums: all_reduce_sums(sums, ctx))
 
 
 # ----------------------------------------------------------------------------------
@@ -367,13 +321,3 @@ def load_state(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimi
     if scheduler is not None and state.get("scheduler") is not None:
         scheduler.load_state_dict(state["scheduler"])
     return int(state["epoch"]), History.from_dict(state["history"]), state
-
-
-class Stopwatch:
-    """Wall time that carries on across restarts: starts at the seconds already spent."""
-
-    def __init__(self, already: float = 0.0) -> None:
-        self._t0 = time.perf_counter() - already
-
-    def __call__(self) -> float:
-        return time.perf_counter() - self._t0

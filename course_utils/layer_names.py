@@ -57,12 +57,9 @@ def to_module_name(model: nn.Module, paper_name: str) -> str:
     return names[paper_name]
 
 
-def to_paper_name(model: nn.Module, module_name: str) -> str:
-    """``"features.29"`` -> ``"relu5_3"`` for VGG16; the inverse of ``to_module_name``."""
-    inverse = {v: k for k, v in paper_names(model).items()}
-    if module_name not in inverse:
-        raise LayerNameError(f"this model has no module {module_name!r}. Its modules are: {', '.join(inverse)}")
-    return inverse[module_name]
+def module_names(model: nn.Module) -> dict[str, str]:
+    """``paper_names`` the other way round: ``{"features.29": "relu5_3", ...}`` for VGG16."""
+    return {module: paper for paper, module in paper_names(model).items()}
 
 
 def get_layer(model: nn.Module, layer: str | nn.Module) -> nn.Module:
@@ -92,10 +89,17 @@ def name_of(model: nn.Module, module: nn.Module) -> str:
     if dotted is None:
         raise LayerNameError("that module is not part of this model.")
     try:
-        inverse = {v: k for k, v in paper_names(model).items()}
+        inverse = module_names(model)
     except LayerNameError:
         inverse = {}
     return inverse.get(dotted, dotted)
+
+
+def resolve_layer(model: nn.Module, layer: str | nn.Module | None = None) -> tuple[nn.Module, str]:
+    """The module to hook and its readable name: ``layer`` as ``get_layer`` takes it, or None for
+    the last ReLU after a convolution (where Grad-CAM looks by default)."""
+    module = get_layer(model, layer if layer is not None else last_conv_relu(model))
+    return module, name_of(model, module)
 
 
 def last_conv_relu(model: nn.Module) -> str:

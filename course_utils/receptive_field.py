@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from course_utils.layer_names import LayerNameError, paper_names, to_module_name
+from course_utils.layer_names import LayerNameError, module_names, to_module_name
 
 
 def stacked_receptive_field(n_layers: int, kernel_size: int = 3) -> int:
@@ -55,7 +55,7 @@ def receptive_fields(model: nn.Module) -> dict[str, int]:
     after conv1_2, 196 at relu5_3, 212 at pool5. It can be bigger than the image: then
     the zero padding fills the rest.
     """
-    names = {v: k for k, v in paper_names(model).items()}
+    names = module_names(model)
     rf, jump, out = 1.0, 1.0, {}
     for i, module in enumerate(model.features):
         rf, jump = step(rf, jump, module)

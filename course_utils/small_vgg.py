@@ -34,10 +34,11 @@ from course_utils.architecture import VGG, build_vgg
 from course_utils.checkpoints import CheckpointError, file_sha256, load_checkpoint
 from course_utils.data import CLASSES
 from course_utils.device import get_device
-from course_utils.images import DATA_DIR
 from course_utils.training import History
 
 SMALL_VGG_INPUT = 64
+# The shipped files, in the course's data/ folder.
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SMALL_VGG_PATH = DATA_DIR / "small_vgg.pt"
 SMALL_VGG_SWEEP_PATH = DATA_DIR / "small_vgg_sweep.json"
 # The shipped file's SHA-256, in `sha256sum` format; scripts/train_small_vgg.py rewrites it.

@@ -22,13 +22,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from course_utils.checkpoints import load_checkpoint, save_checkpoint
-from course_utils.data import CLASSES
-from course_utils.device import get_device, model_device
-from course_utils.running import eval_mode
+from course_utils.device import get_device
 
 
 class TrainingDiverged(RuntimeError):
@@ -42,7 +40,7 @@ class History:
     ``train_loss`` and ``train_acc`` are running means over the epoch's batches, taken in
     train mode while the weights still move: with dropout on, and on augmented images if the
     dataset augments. They are not the final model's accuracy on its training images;
-    ``evaluate`` on an unaugmented loader gives that. ``val_*`` are measured in eval mode.
+    ``evaluation.evaluate`` on an unaugmented loader gives that. ``val_*`` are measured in eval mode.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -80,6 +78,20 @@ class History:
         return cls(**lists, interrupted=bool(d.get("interrupted", False)))
 
 
+class Stopwatch:
+    """Wall time that carries on across restarts: it starts at the seconds already spent.
+
+    ``train`` resumed from a checkpoint, and notebook 13's script restarted by torchrun, both go
+    on counting from the time the history already holds.
+    """
+
+    def __init__(self, already: float = 0.0) -> None:
+        self._t0 = time.perf_counter() - already
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self._t0
+
+
 # ----------------------------------------------------------------------------------
 # The loop
 # ----------------------------------------------------------------------------------
@@ -99,22 +111,23 @@ def make_scheduler(optimizer: torch.optim.Optimizer, patience: int = 2,
 
 
 def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device,
-              optimizer: torch.optim.Optimizer | None = None, desc: str = "", progress: bool = True,
-              layout: torch.memory_format = torch.contiguous_format, *,
-              autocast_dtype: torch.dtype | None = None, scaler: torch.amp.GradScaler | None = None,
-              before_step: Callable[[int], None] | None = None,
+              optimizer: torch.optim.Optimizer | None = None, *, desc: str = "", progress: bool = True,
+              channels_last: bool = False, dtype: torch.dtype | None = None,
+              scaler: torch.amp.GradScaler | None = None, before_step: Callable[[int], None] | None = None,
               reduce: Callable[[list[float]], list[float]] | None = None) -> tuple[float, float]:
     """One pass over ``loader``: training if an optimizer is given, else evaluation.
 
     Returns (mean loss, accuracy). Batches may be ``(images, labels, ...)``: extra
     items such as masks are ignored. Around the loop's five lines it moves each batch to
-    ``device`` in the memory ``layout``, keeps running totals, shows a progress bar and
-    raises ``TrainingDiverged`` on a NaN or infinite loss; without an optimizer it runs in
-    eval mode with gradients off. The keyword-only arguments are for notebook 13's
-    data-parallel script: mixed precision (``autocast_dtype``, and a ``scaler`` for
-    float16), ``before_step(i)`` called before batch i (a learning-rate warm-up), and
-    ``reduce``, which adds the running sums over all processes before the division.
+    ``device`` (channel-last if ``channels_last``, as ``train`` explains), keeps running totals,
+    shows a progress bar and raises ``TrainingDiverged`` on a NaN or infinite loss; without an
+    optimizer it runs in eval mode with gradients off. The rest is for notebook 13's
+    data-parallel script, which passes the same names to ``distributed.run_epoch``: mixed
+    precision (``dtype``, and a ``scaler`` for float16), ``before_step(i)`` called before
+    batch i (a learning-rate warm-up), and ``reduce``, which adds the running sums over all
+    processes before the division.
     """
+    layout = torch.channels_last if channels_last else torch.contiguous_format
     training = optimizer is not None
     model.train(training)
     total_loss, correct, seen = 0.0, 0, 0
@@ -126,7 +139,7 @@ def run_epoch(model: nn.Module, loader: DataLoader, device: torch.device,
             labels = batch[1].to(device)
             if before_step is not None:
                 before_step(step - 1)
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = model(images)
                 loss = nn.functional.cross_entropy(logits, labels)
             if not torch.isfinite(loss):
@@ -154,17 +167,6 @@ def _diverged_message(desc: str, step: int, images: torch.Tensor, loss: torch.Te
         return f"{where}: the input images hold NaN or infinite values; check the dataset and its transforms."
     return (f"{where}: the loss became {loss.item()}. Training diverged: lower the learning rate "
             "(try 10x smaller) or add batch norm, then start again from a fresh model.")
-
-
-def evaluate(model: nn.Module, loader: DataLoader, device: torch.device | None = None) -> tuple[float, float]:
-    """(mean loss, accuracy) of ``model`` on ``loader``, in eval mode, without gradients.
-
-    The model is given back in the mode it was in: evaluating in the middle of training does not
-    turn its dropout off for the next epoch.
-    """
-    device = device or model_device(model)
-    with eval_mode(model):
-        return run_epoch(model, loader, device, optimizer=None, progress=False, desc="evaluate")
 
 
 def train(
@@ -209,19 +211,20 @@ def train(
         start, history = load_training_checkpoint(checkpoint, model, optimizer, scheduler)
     history.interrupted = False
     saved = start if checkpoint is not None and Path(checkpoint).is_file() else None
-    t0 = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
+    clock = Stopwatch(history.seconds[-1] if history.seconds else 0.0)
     bar = tqdm(range(start, epochs), desc="epochs", disable=not progress, initial=start, total=epochs)
     try:
         for epoch in bar:
-            train_loss, train_acc = run_epoch(model, train_loader, device, optimizer, f"epoch {epoch + 1} train",
-                                              progress, layout)
-            val_loss, val_acc = run_epoch(model, val_loader, device, None, f"epoch {epoch + 1} val", progress, layout)
+            train_loss, train_acc = run_epoch(model, train_loader, device, optimizer, desc=f"epoch {epoch + 1} train",
+                                              progress=progress, channels_last=channels_last)
+            val_loss, val_acc = run_epoch(model, val_loader, device, desc=f"epoch {epoch + 1} val",
+                                          progress=progress, channels_last=channels_last)
             history.train_loss.append(train_loss)
             history.train_acc.append(train_acc)
             history.val_loss.append(val_loss)
             history.val_acc.append(val_acc)
             history.lr.append(optimizer.param_groups[0]["lr"])
-            history.seconds.append(time.perf_counter() - t0)
+            history.seconds.append(clock())
             scheduler.step(val_acc)
             bar.set_postfix(train_acc=f"{train_acc:.3f}", val_acc=f"{val_acc:.3f}")
             if checkpoint is not None:
@@ -286,38 +289,3 @@ def load_training_checkpoint(path: str | Path, model: nn.Module, optimizer: torc
     if restore_rng and state.get("rng") is not None:
         torch.set_rng_state(state["rng"])
     return int(state["epoch"]), History.from_dict(state["history"])
-
-
-@torch.no_grad()
-def predicted_labels(model: nn.Module, loader: DataLoader,
-                     device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted labels, true labels) over a loader, in eval mode, for a confusion matrix (mode restored)."""
-    device = device or model_device(model)
-    preds, labels = [], []
-    with eval_mode(model):
-        for batch in loader:
-            preds.append(model(batch[0].to(device)).argmax(1).cpu())
-            labels.append(torch.as_tensor(batch[1]))
-    return torch.cat(preds), torch.cat(labels)
-
-
-def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, num_classes: int = len(CLASSES)) -> torch.Tensor:
-    """Counts: row = true class, column = predicted class."""
-    index = labels.long() * num_classes + preds.long()
-    return torch.bincount(index, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-
-
-@torch.no_grad()
-def extract_features(module: nn.Module, loader: DataLoader, device: torch.device | None = None) -> TensorDataset:
-    """Run a frozen ``module`` over ``loader`` once and keep its outputs with the labels.
-
-    Transfer learning with frozen layers computes the same features every epoch;
-    computing them once turns each later epoch into a pass over small tensors.
-    """
-    device = device or model_device(module)
-    outputs, labels = [], []
-    with eval_mode(module):  # no dropout in the features; the module's mode is given back after
-        for batch in loader:
-            outputs.append(module(batch[0].to(device)).cpu())
-            labels.append(torch.as_tensor(batch[1]))
-    return TensorDataset(torch.cat(outputs), torch.cat(labels))

@@ -38,7 +38,7 @@ def _as_array(img) -> np.ndarray:
 # --- Images and predictions ----------------------------------------------------------
 
 
-def show_images(images: list, titles: list[str] | None = None, ncols: int = 4, size: float = 3.0) -> Figure:
+def plot_images(images: list, titles: list[str] | None = None, ncols: int = 4, size: float = 3.0) -> Figure:
     """Draw PIL images, (H, W, 3) arrays or (H, W) arrays in a grid with optional titles."""
     fig, axes = image_grid(len(images), ncols, size)
     for i, (ax, img) in enumerate(zip(axes, images)):
@@ -50,14 +50,34 @@ def show_images(images: list, titles: list[str] | None = None, ncols: int = 4, s
     return fig
 
 
-def show_topk(images: list, predictions: list, titles: list[str] | None = None, size: float = 2.6) -> Figure:
+def plot_samples(dataset, n: int = 16, ncols: int = 8, show_masks: bool = False) -> Figure:
+    """The first ``n`` items of a shapes dataset in a grid, titled with their class names.
+
+    Items are ``(image, label(s), mask(s), ...)`` with images in [0, 1], as in ``course_utils.data``;
+    the names come from ``dataset.classes``. With ``show_masks=True`` each object's mask is
+    outlined in white.
+    """
+    fig, axes = image_grid(min(n, len(dataset)), ncols, (1.6, 1.8))
+    for i, ax in enumerate(axes):
+        image, label, mask = dataset[i][:3]
+        ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
+        labels = label.tolist() if torch.is_tensor(label) else [label]
+        ax.set_title(" + ".join(dataset.classes[k] for k in labels), fontsize=8)
+        if show_masks:
+            for m in (mask if mask.dim() == 3 else mask[None]):
+                ax.contour(m.numpy(), levels=[0.5], colors="white", linewidths=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_topk(images: list, predictions: list, titles: list[str] | None = None, size: float = 2.6) -> Figure:
     """One row per image: the image, then a horizontal bar chart of its top-k classes.
 
     ``predictions[i]`` is a list of rows with ``.name`` and ``.probability``
     (e.g. from ``course_utils.inference.topk``), most probable first.
     """
     if len(images) == 0 or len(images) != len(predictions):
-        raise ValueError(f"show_topk needs one prediction list per image, got {len(images)} images and "
+        raise ValueError(f"plot_topk needs one prediction list per image, got {len(images)} images and "
                          f"{len(predictions)} lists.")
     fig, axes = plt.subplots(len(images), 2, figsize=(3.6 * size, size * len(images)),
                              squeeze=False, gridspec_kw={"width_ratios": [1, 1.8]})
@@ -150,7 +170,7 @@ def plot_footprints(footprints: list, titles: list[str]) -> Figure:
 
 # --- Filters, feature maps and heat maps ------------------------------------------------
 
-def show_filters(patches: torch.Tensor, ncols: int = 16, size: float = 0.7, title: str = "") -> Figure:
+def plot_filters(patches: torch.Tensor, ncols: int = 16, size: float = 0.7, title: str = "") -> Figure:
     """First-layer filters as colour patches: ``patches`` is (N, k, k, 3) in [0, 1] (see features.filters_as_images)."""
     fig, axes = image_grid(len(patches), ncols, size)
     for ax, patch in zip(axes, patches):
@@ -161,7 +181,7 @@ def show_filters(patches: torch.Tensor, ncols: int = 16, size: float = 0.7, titl
     return fig
 
 
-def show_feature_maps(feature_map: torch.Tensor, channels: list[int], ncols: int = 8, size: float = 1.4,
+def plot_feature_maps(feature_map: torch.Tensor, channels: list[int], ncols: int = 8, size: float = 1.4,
                       title: str = "", cmap: str = "viridis") -> Figure:
     """Chosen channels of one (C, H, W) or (1, C, H, W) feature map, one small image each."""
     fm = feature_map[0] if feature_map.dim() == 4 else feature_map
@@ -175,7 +195,7 @@ def show_feature_maps(feature_map: torch.Tensor, channels: list[int], ncols: int
     return fig
 
 
-def show_blocks(maps: dict, channels_per_block: dict, size: float = 1.3, cmap: str = "viridis") -> Figure:
+def plot_blocks(maps: dict, channels_per_block: dict, size: float = 1.3, cmap: str = "viridis") -> Figure:
     """One row per layer of ``maps`` ({name: (1, C, H, W)}), showing that layer's chosen channels."""
     names = list(maps)
     ncols = max(len(channels_per_block[n]) for n in names)
@@ -189,7 +209,7 @@ def show_blocks(maps: dict, channels_per_block: dict, size: float = 1.3, cmap: s
     return fig
 
 
-def show_heatmaps(images: list, titles: list[str] | None = None, ncols: int = 4, size: float = 3.0) -> Figure:
+def plot_heatmaps(images: list, titles: list[str] | None = None, ncols: int = 4, size: float = 3.0) -> Figure:
     """Overlays (H, W, 3) or plain (H, W) maps side by side; maps are drawn with a colour bar scale 0-1."""
     fig, axes = image_grid(len(images), ncols, size)
     for i, (ax, img) in enumerate(zip(axes, images)):

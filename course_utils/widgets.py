@@ -166,7 +166,7 @@ def feature_map_view(maps: dict, layer: str, channel: int) -> Figure:
     return fig
 
 
-def feature_map_browser(maps: dict, layer: str | None = None, channel: int = 0) -> widgets.VBox:
+def feature_map_explorer(maps: dict, layer: str | None = None, channel: int = 0) -> widgets.VBox:
     """A layer dropdown and a channel slider over ``feature_map_view``."""
     names = list(maps)
     layer_box = widgets.Dropdown(options=names, value=layer or names[0], description="layer")

@@ -171,8 +171,10 @@ def imported_modules(path: Path) -> set[str]:
     """The course_utils modules a notebook's code imports (top-level names: ``gradcam`` for its parts)."""
     code = "\n".join(c.source for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "code")
     found = set(re.findall(r"(?:from|import)\s+course_utils\.(\w+)", code))
-    for names in re.findall(r"from\s+course_utils\s+import\s+\(?([\w\s,]+)\)?", code):
-        found |= {n.split()[0] for n in names.split(",") if n.strip()}  # "distributed as D" -> distributed
+    # `from course_utils import a, b as B` on one line, or `from course_utils import (...)` on several
+    for bracketed, line in re.findall(r"from\s+course_utils\s+import\s+(?:\(([^)]*)\)|([^\n]+))", code):
+        names = (bracketed or line.split("#")[0]).split(",")
+        found |= {n.split()[0] for n in names if n.strip()}  # "distributed as D" -> distributed
     return found
 
 

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from course_utils import distributed as D  # noqa: E402
 from course_utils.data import CLASSES, ShapesDataset  # noqa: E402
 from course_utils.device import seed_everything  # noqa: E402
-from course_utils.training import History, make_optimizer, make_scheduler  # noqa: E402
+from course_utils.training import History, Stopwatch, make_optimizer, make_scheduler  # noqa: E402
 
 CHECKPOINT_NAME = "last.pt"
 
@@ -250,7 +250,7 @@ def train(args, ctx: D.DistContext, train_set: Dataset, val_set: Dataset, classe
         say(f"nothing to do: {start} of {args.epochs} epochs already done")
         return 0
 
-    clock = D.Stopwatch(history.seconds[-1] if history.seconds else 0.0)
+    clock = Stopwatch(history.seconds[-1] if history.seconds else 0.0)
     for epoch in range(start, args.epochs):
         train_loader.sampler.set_epoch(epoch)  # a new shuffle each epoch, the same on every rank
         torch.manual_seed(args.seed + 1000 * (epoch + 1) + ctx.rank)  # dropout: per epoch and rank, resumable

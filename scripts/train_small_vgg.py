@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from course_utils.checkpoints import file_sha256  # noqa: E402
 from course_utils.data import CLASSES, ShapesDataset  # noqa: E402
 from course_utils.device import seed_everything  # noqa: E402
+from course_utils.evaluation import evaluate  # noqa: E402
 from course_utils.small_vgg import RECIPE, SMALL_VGG_HASH_PATH, SMALL_VGG_INPUT, SMALL_VGG_PATH, small_vgg  # noqa: E402
-from course_utils.training import evaluate, make_optimizer, make_scheduler, save_training_checkpoint, train  # noqa: E402
+from course_utils.training import make_optimizer, make_scheduler, save_training_checkpoint, train  # noqa: E402
 
 
 def built_with(factory) -> dict:

@@ -1,4 +1,4 @@
-"""Fixtures several test files share: one CPU thread, and seeded random-weight VGGs.
+"""Fixtures several test files share: one CPU thread, seeded random-weight VGGs, a toy problem.
 
 (The hermetic set-up every test and notebook needs, stand-in weights included, is in
 the repository's top-level ``conftest.py``.)
@@ -12,6 +12,7 @@ import pytest
 import torch
 import torchvision
 from torch import nn
+from torch.utils.data import TensorDataset
 
 from course_utils.architecture import build_vgg
 
@@ -48,3 +49,25 @@ def tiny_vgg() -> Callable[..., nn.Module]:
         return build_vgg("A", width=0.125, num_classes=num_classes, hidden=hidden, pool_size=1).eval()
 
     return build
+
+
+@pytest.fixture(scope="session")
+def blobs() -> Callable[..., TensorDataset]:
+    """``blobs(n=200, seed=0)``: two well-separated Gaussian clouds in 8 dimensions, labels 0 and 1.
+
+    Any model should get them right, in a fraction of a second: for tests of training and
+    evaluation that are about the loop, not the model.
+    """
+    def make(n: int = 200, seed: int = 0) -> TensorDataset:
+        g = torch.Generator().manual_seed(seed)
+        labels = torch.arange(n) % 2
+        x = torch.randn(n, 8, generator=g) * 0.5 + (labels[:, None] * 2 - 1).float() * 2
+        return TensorDataset(x, labels)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def mlp() -> Callable[[], nn.Module]:
+    """``mlp()``: a fresh two-layer network for ``blobs``, with dropout so that train and eval modes differ."""
+    return lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))

@@ -18,9 +18,10 @@ from course_utils.layer_names import (
     LayerNameError,
     get_layer,
     last_conv_relu,
+    module_names,
     paper_names,
+    resolve_layer,
     to_module_name,
-    to_paper_name,
 )
 from course_utils.receptive_field import (
     gradient_footprint,
@@ -165,7 +166,7 @@ def test_width_scales_channels_and_config_names_are_checked():
 def test_paper_names_map_both_ways_on_torchvision_models(name, paper, module):
     model = meta_torchvision(name)
     assert to_module_name(model, paper) == module
-    assert to_paper_name(model, module) == paper
+    assert module_names(model)[module] == paper
 
 
 @pytest.mark.parametrize("key", list(CONFIGS))
@@ -175,7 +176,7 @@ def test_every_name_round_trips(key, batch_norm):
     names = paper_names(model)
     modules = dict(model.named_modules())
     for paper, module in names.items():
-        assert to_paper_name(model, to_module_name(model, paper)) == paper
+        assert module_names(model)[to_module_name(model, paper)] == paper
         assert get_layer(model, paper) is modules[module] is get_layer(model, module)
     leaves = {n for n, m in model.named_modules() if n and not list(m.children())}
     assert set(names.values()) == leaves - {"avgpool"}  # every layer has a paper name
@@ -187,12 +188,13 @@ def test_vgg11_has_no_conv5_3_and_the_error_lists_its_layers():
         to_module_name(vgg11, "conv5_3")
     message = str(err.value)
     assert "conv5_3" in message and "conv5_2" in message and "relu5_2" in message and "fc8" in message
-    with pytest.raises(LayerNameError, match="features.18"):
-        to_paper_name(vgg11, "features.99")
     with pytest.raises(LayerNameError, match="conv5_2"):
         get_layer(vgg11, "conv5_3")
     assert last_conv_relu(vgg11) == "relu5_2"
     assert last_conv_relu(meta_vgg("vgg16")) == "relu5_3"
+    # what Grad-CAM hooks by default, and any layer given by either name or as the module
+    assert resolve_layer(vgg11) == (vgg11.features[19], "relu5_2")  # VGG11: conv5_2 is features.18
+    assert resolve_layer(vgg11, "features.2") == resolve_layer(vgg11, vgg11.features[2]) == (vgg11.features[2], "pool1")
 
 
 # --- layer_table: shapes, MACs, memory ------------------------------------------------------

@@ -13,9 +13,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from matplotlib.figure import Figure
 
-from course_utils.data import CLASSES, ShapesDataset, TwoShapesDataset, cifar10, draw_shape, sample_grid
+from course_utils.data import CLASSES, ShapesDataset, TwoShapesDataset, cifar10
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -182,22 +181,6 @@ def test_index_out_of_range():
         ShapesDataset(3)[3]
     with pytest.raises(IndexError):
         TwoShapesDataset(3)[-4]
-
-
-def test_draw_shape_names_the_valid_shapes():
-    image, mask = draw_shape("star", seed=1)
-    assert image.shape == (3, 64, 64) and mask.sum() > 0
-    with pytest.raises(ValueError, match="circle"):
-        draw_shape("hexagon")
-
-
-def test_sample_grid_titles_each_image_with_its_class():
-    fig = sample_grid(ShapesDataset(10, seed=0), n=6, ncols=3)
-    assert isinstance(fig, Figure)
-    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == [CLASSES[i % len(CLASSES)] for i in range(6)]
-    fig2 = sample_grid(TwoShapesDataset(4, seed=0), n=4, show_masks=True)
-    assert all("+" in ax.get_title() for ax in fig2.axes[:4])
 
 
 def test_real_data_helper_never_downloads_unless_asked(tmp_path):

@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from course_utils import distributed as D
+from course_utils import launch
 from course_utils.checkpoints import load_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,13 +40,13 @@ TOL = 1e-6
 
 def _run(cmd: list[str], timeout: int = 240) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    for var in D.LAUNCH_VARS:  # never inherit a launcher's variables from the test process
+    for var in launch.LAUNCH_VARS:  # never inherit a launcher's variables from the test process
         env.pop(var, None)
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def torchrun(nproc: int, *args: str, max_restarts: int = 0) -> subprocess.CompletedProcess:
-    return _run(D.torchrun_command(SCRIPT, args, nproc, max_restarts))
+    return _run(launch.torchrun_command(SCRIPT, args, nproc, max_restarts))
 
 
 def plain(*args: str) -> subprocess.CompletedProcess:
@@ -55,7 +56,7 @@ def plain(*args: str) -> subprocess.CompletedProcess:
     seconds per run on a 2-core machine, which keeps this file near a minute.
     """
     script = _script()
-    saved_env = {v: os.environ.pop(v) for v in D.LAUNCH_VARS if v in os.environ}
+    saved_env = {v: os.environ.pop(v) for v in launch.LAUNCH_VARS if v in os.environ}
     threads, out, err = torch.get_num_threads(), io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -95,6 +95,18 @@ def test_the_check_notices_a_renumbered_notebook(sync, capsys, tmp_path):
     assert "notebooks/99_renumbered.ipynb" in _source(_cells(folder / "99_renumbered.ipynb")[0])
 
 
+def test_the_index_counts_every_way_a_notebook_imports_a_module(sync, tmp_path):
+    """One-line imports one after the other, an alias, a bracketed list, a comment: each module counts."""
+    code = ("from course_utils import distributed as D\nfrom course_utils import launch  # torchrun\n"
+            "from course_utils import (\n    data,\n    viz,\n)\nimport course_utils.weights\n"
+            "from course_utils.gradcam.base import BaseCAM\n")
+    notebook = {"cells": [{"cell_type": "code", "source": code, "metadata": {}, "outputs": [],
+                           "execution_count": None}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "99_imports.ipynb"
+    path.write_text(json.dumps(notebook))
+    assert sync.imported_modules(path) == {"distributed", "launch", "data", "viz", "weights", "gradcam"}
+
+
 def _setup_code() -> str:
     return _source(_cells(NOTEBOOKS[0])[1])
 

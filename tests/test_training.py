@@ -6,42 +6,20 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 from course_utils.data import CLASSES, ShapesDataset
 from course_utils.layer_names import get_layer, last_conv_relu, paper_names
 from course_utils.small_vgg import RECIPE, SMALL_VGG_INPUT, load_small_vgg, small_vgg
-from course_utils.training import (
-    History,
-    confusion_matrix,
-    evaluate,
-    extract_features,
-    make_optimizer,
-    make_scheduler,
-    predicted_labels,
-    train,
-)
+from course_utils.training import History, make_optimizer, make_scheduler, train
 from course_utils.viz import plot_confusion_matrix, plot_history
-
-
-def _blobs(n: int = 200, seed: int = 0) -> TensorDataset:
-    """Two well-separated Gaussian clouds in 8 dimensions: any model should get them right."""
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(n) % 2
-    x = torch.randn(n, 8, generator=g) * 0.5 + (labels[:, None] * 2 - 1).float() * 2
-    return TensorDataset(x, labels)
-
-
-def _mlp() -> nn.Module:
-    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))
-
 
 # --- the loop ------------------------------------------------------------------------
 
-def test_train_learns_and_records_one_entry_per_epoch():
+def test_train_learns_and_records_one_entry_per_epoch(blobs, mlp):
     torch.manual_seed(0)
-    model = _mlp()
-    history = train(model, DataLoader(_blobs(), 32, shuffle=True), DataLoader(_blobs(seed=1), 64), 4,
+    model = mlp()
+    history = train(model, DataLoader(blobs(), 32, shuffle=True), DataLoader(blobs(seed=1), 64), 4,
                     lr=0.05, device="cpu", progress=False)
     assert history.epochs == 4
     h = history
@@ -53,25 +31,25 @@ def test_train_learns_and_records_one_entry_per_epoch():
     assert not model.training, "train() should hand the model back in eval mode"
 
 
-def test_stop_at_ends_training_early():
+def test_stop_at_ends_training_early(blobs, mlp):
     torch.manual_seed(0)
-    history = train(_mlp(), DataLoader(_blobs(), 32, shuffle=True), DataLoader(_blobs(seed=1), 64), 20,
+    history = train(mlp(), DataLoader(blobs(), 32, shuffle=True), DataLoader(blobs(seed=1), 64), 20,
                     lr=0.05, device="cpu", progress=False, stop_at=0.9)
     assert history.epochs < 20 and history.val_acc[-1] >= 0.9
     assert history.time_to(0.9) == history.seconds[-1]
     assert history.time_to(1.01) is None
 
 
-def test_the_papers_recipe_is_the_default():
-    opt = make_optimizer(_mlp())
+def test_the_papers_recipe_is_the_default(mlp):
+    opt = make_optimizer(mlp())
     group = opt.param_groups[0]
     assert isinstance(opt, torch.optim.SGD)
     assert group["momentum"] == 0.9 and group["weight_decay"] == 5e-4 and group["lr"] == 0.01
     assert small_vgg().classifier[2].p == 0.5 and small_vgg().classifier[5].p == 0.5  # dropout
 
 
-def test_make_optimizer_skips_frozen_parameters_and_accepts_groups():
-    model = _mlp()
+def test_make_optimizer_skips_frozen_parameters_and_accepts_groups(mlp):
+    model = mlp()
     model[0].requires_grad_(False)
     opt = make_optimizer(model)
     ids = {id(p) for g in opt.param_groups for p in g["params"]}
@@ -80,8 +58,8 @@ def test_make_optimizer_skips_frozen_parameters_and_accepts_groups():
     assert [g["lr"] for g in groups.param_groups] == [0.001, 0.1]
 
 
-def test_scheduler_divides_the_rate_by_ten_when_validation_accuracy_stalls():
-    opt = make_optimizer(_mlp(), lr=0.1)
+def test_scheduler_divides_the_rate_by_ten_when_validation_accuracy_stalls(mlp):
+    opt = make_optimizer(mlp(), lr=0.1)
     sched = make_scheduler(opt, patience=1)
     for acc in (0.5, 0.6, 0.6, 0.6):
         sched.step(acc)
@@ -97,50 +75,6 @@ def test_train_on_images_returns_the_model_in_the_usual_memory_layout():
     train(model, DataLoader(ds, 8), DataLoader(ds, 8), 1, device="cpu", progress=False)
     conv = model.features[0]
     assert conv.weight.is_contiguous(), "train() should undo channels_last when it finishes"
-
-
-def test_evaluate_and_predict_agree_with_a_hand_count():
-    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
-    y = torch.tensor([0, 1, 1, 1])
-    model = nn.Identity()
-    model.register_parameter("dummy", nn.Parameter(torch.zeros(1)))  # gives the model a device
-    loss, acc = evaluate(model, DataLoader(TensorDataset(x, y), 3))
-    assert acc == 0.75
-    assert loss == pytest.approx(nn.functional.cross_entropy(x, y).item())
-    preds, labels = predicted_labels(model, DataLoader(TensorDataset(x, y), 3))
-    assert preds.tolist() == [0, 1, 0, 1] and labels.tolist() == [0, 1, 1, 1]
-
-
-def test_confusion_matrix_rows_are_true_classes():
-    m = confusion_matrix(torch.tensor([0, 1, 0, 2]), torch.tensor([0, 1, 1, 2]), num_classes=3)
-    assert m.tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
-    assert m.sum() == 4
-
-
-def test_extract_features_caches_a_frozen_modules_outputs():
-    torch.manual_seed(0)
-    body = nn.Sequential(nn.Linear(8, 4), nn.ReLU())
-    ds = _blobs(20)
-    cached = extract_features(body, DataLoader(ds, 6))
-    assert len(cached) == 20
-    feats, labels = cached.tensors
-    assert feats.shape == (20, 4) and not feats.requires_grad
-    assert torch.allclose(feats, body(ds.tensors[0]))
-    assert torch.equal(labels, ds.tensors[1])
-
-
-@pytest.mark.parametrize("helper", ["evaluate", "predicted_labels", "extract_features"])
-def test_the_evaluation_helpers_run_in_eval_mode_and_give_the_mode_back(helper):
-    """Dropout is off while they run (two passes agree), and a model in training stays in training."""
-    torch.manual_seed(0)
-    model = _mlp().train()
-    loader = DataLoader(_blobs(40), 16)
-    run = {"evaluate": evaluate, "predicted_labels": predicted_labels, "extract_features": extract_features}[helper]
-    first, second = run(model, loader), run(model, loader)
-    if helper == "extract_features":
-        first, second = first.tensors, second.tensors
-    assert all(torch.equal(torch.as_tensor(a), torch.as_tensor(b)) for a, b in zip(first, second)), "dropout was on"
-    assert model.training and all(m.training for m in model.modules()), f"{helper} left the model in eval mode"
 
 
 def test_history_round_trips_through_a_plain_dict():

@@ -63,11 +63,11 @@ def test_reduce_gets_the_running_sums_and_its_totals_are_divided():
     assert abs(both[0] - alone[0] / 2) < 1e-6 and abs(both[1] - alone[1] / 2) < 1e-9
 
 
-def test_autocast_dtype_runs_the_forward_pass_in_that_precision_and_before_step_sees_every_batch():
+def test_dtype_runs_the_forward_pass_in_that_precision_and_before_step_sees_every_batch():
     model, calls = _model(), []
     model[0].register_forward_hook(lambda module, inputs, output: calls.append(output.dtype))
     run_epoch(model, _batches(), torch.device("cpu"), make_optimizer(model, lr=0.1), progress=False,
-              autocast_dtype=torch.bfloat16, before_step=calls.append)
+              dtype=torch.bfloat16, before_step=calls.append)
     assert calls == [0, torch.bfloat16, 1, torch.bfloat16]
     run_epoch(model, _batches(), torch.device("cpu"), progress=False)
     assert calls[-1] == torch.float32

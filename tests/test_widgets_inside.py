@@ -11,7 +11,7 @@ import torch  # noqa: E402
 from course_utils.features import capture  # noqa: E402
 from course_utils.widgets import (  # noqa: E402
     GRADCAM_METHODS,
-    feature_map_browser,
+    feature_map_explorer,
     feature_map_view,
     gradcam_explorer,
     gradcam_view,
@@ -53,7 +53,7 @@ def test_feature_map_view_errors(maps):
 
 
 def test_feature_map_browser_updates_without_error(maps):
-    ui = feature_map_browser(maps, layer="relu1_1")
+    ui = feature_map_explorer(maps, layer="relu1_1")
     layer_box, channel_box = ui.children[0].children
     layer_box.value = "relu3_2"
     assert channel_box.max == maps["relu3_2"].shape[1] - 1

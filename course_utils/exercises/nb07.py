@@ -30,8 +30,8 @@ HINTS = {
     ),
     "most_confused": (
         "Section 4 of this notebook does the scoring: `predicted_labels(model, DataLoader(data, batch_size=250))` "
-        "gives (predictions, true labels), and `confusion_matrix(preds, labels)` counts them, one row per "
-        "true class and one column per prediction.",
+        "gives (predictions, true labels), and `confusion_matrix(preds, labels, len(CLASSES))` counts them, one "
+        "row per true class and one column per prediction.",
         "The diagonal holds the right answers: set it to zero (`m.fill_diagonal_(0)`). The largest entry left "
         "is the most common mistake; `divmod(int(m.argmax()), len(CLASSES))` gives its (row, column), i.e. "
         "(true, predicted) as indices into `CLASSES`. If the whole matrix is then zero, there was no mistake: "
@@ -218,12 +218,12 @@ def solution_most_confused():
     from torch.utils.data import DataLoader
 
     from course_utils.data import CLASSES, ShapesDataset
+    from course_utils.evaluation import confusion_matrix, predicted_labels
     from course_utils.small_vgg import load_small_vgg
-    from course_utils.training import confusion_matrix, predicted_labels
 
     model = load_small_vgg(device="cpu")
     preds, labels = predicted_labels(model, DataLoader(ShapesDataset(1000, seed=2024), batch_size=250))
-    mistakes = confusion_matrix(preds, labels)
+    mistakes = confusion_matrix(preds, labels, len(CLASSES))
     mistakes.fill_diagonal_(0)
     true, pred = divmod(int(mistakes.argmax()), len(CLASSES))
     return (CLASSES[true], CLASSES[pred]) if mistakes.any() else ()

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.gradcam.capture import LayerCapture
-from course_utils.layer_names import get_layer, last_conv_relu, name_of
+from course_utils.layer_names import resolve_layer
 from course_utils.running import as_batch, eval_mode
 
 Targets = None | int | Sequence[int] | torch.Tensor
@@ -50,7 +50,7 @@ def frozen_parameters(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-def check_targets(targets: Targets, logits: torch.Tensor) -> torch.Tensor:
+def target_indices(targets: Targets, logits: torch.Tensor) -> torch.Tensor:
     """One class index per image as a LongTensor; None means each image's top class."""
     batch, classes = logits.shape[0], logits.shape[1]
     if targets is None:
@@ -129,8 +129,7 @@ class BaseCAM:
 
     def __init__(self, model: nn.Module, layer: str | nn.Module | None = None) -> None:
         self.model = model
-        self.layer = get_layer(model, layer if layer is not None else last_conv_relu(model))
-        self.layer_name = name_of(model, self.layer)
+        self.layer, self.layer_name = resolve_layer(model, layer)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(layer={self.layer_name!r})"
@@ -152,7 +151,7 @@ class BaseCAM:
                     f"layer {self.layer_name!r} outputs shape {tuple(cap.activation.shape)}; CAM needs a convolutional "
                     "layer with (B, C, h, w) output, e.g. the last conv ReLU."
                 )
-            t = check_targets(targets, logits)
+            t = target_indices(targets, logits)
             score = class_scores(logits, t)
             (gradient,) = torch.autograd.grad(-score if counterfactual else score, cap.activation)
         return cap.activation.detach(), gradient.detach(), logits.detach(), t

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_utils.layer_names import get_layer, last_conv_relu, name_of
+from course_utils.layer_names import resolve_layer
 
 
 class LayerCapture:
@@ -36,8 +36,7 @@ class LayerCapture:
 
     def __init__(self, model: nn.Module, layer: str | nn.Module | None = None) -> None:
         self.model = model
-        self.module = get_layer(model, layer if layer is not None else last_conv_relu(model))
-        self.name = name_of(model, self.module)
+        self.module, self.name = resolve_layer(model, layer)
         self.activation: torch.Tensor | None = None
         self.gradient: torch.Tensor | None = None
         self._handles: list = []

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from course_utils.gradcam.base import BaseCAM, Targets, check_targets, class_scores, frozen_parameters
+from course_utils.gradcam.base import BaseCAM, Targets, class_scores, frozen_parameters, target_indices
 from course_utils.gradcam.gradcam import GradCAM
 from course_utils.running import as_batch, eval_mode
 
@@ -67,7 +67,7 @@ class GuidedBackprop:
         x = as_batch(x, self.model).detach().clone().requires_grad_(True)
         with guided_relus(self.model), frozen_parameters(self.model), eval_mode(self.model), torch.enable_grad():
             logits = self.model(x)
-            t = check_targets(targets, logits)
+            t = target_indices(targets, logits)
             (grad,) = torch.autograd.grad(class_scores(logits, t), x)
         return grad.detach()
 
