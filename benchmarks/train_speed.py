@@ -2,7 +2,7 @@
 
 The course's target: at least 95% validation accuracy within 2 minutes of training on
 a 2-core CPU. This script trains ``small_vgg()`` with the shipped checkpoint's recipe
-(``course_utils.training.RECIPE``: 8000 shapes at 64x64, SGD momentum 0.9, weight decay
+(``course_utils.small_vgg.RECIPE``: 8000 shapes at 64x64, SGD momentum 0.9, weight decay
 5e-4, dropout 0.5, learning rate 0.05 divided by 10 on a plateau of the validation
 accuracy) and stops at the first epoch whose validation accuracy reaches the target.
 

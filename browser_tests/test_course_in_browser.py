@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+from course_notebooks import NOTEBOOKS, code
 from jupyterlab_ui import (
     CHOOSER,
     EXPLORER,
@@ -31,19 +32,12 @@ from jupyterlab_ui import (
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 REPO = Path(__file__).resolve().parent.parent
-EXPLORER_CALL = re.compile(r"\b\w+_(?:explorer|browser)\(")
-
-
-def _code(path: Path) -> str:
-    import json
-
-    cells = json.loads(path.read_text())["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+EXPLORER_CALL = re.compile(r"\b\w+_explorer\(")
 
 
 def notebooks_with_explorers() -> list[Path]:
     """Every notebook whose code calls an ``*_explorer(`` or ``*_browser(`` helper."""
-    return [p for p in sorted((REPO / "notebooks").glob("*.ipynb")) if EXPLORER_CALL.search(_code(p))]
+    return [p for p in NOTEBOOKS if EXPLORER_CALL.search(code(p))]
 
 
 def run_cleanly(page, lab, name: str) -> float:
@@ -83,7 +77,7 @@ def test_the_explorer_notebooks_are_found():
 def test_explorers_respond_to_their_controls(page, lab, notebook, tmp_path):
     """Every control of every explorer changes its output; in notebook 10, then, the photo upload works."""
     seconds = run_cleanly(page, lab, notebook.name)
-    expected = len(EXPLORER_CALL.findall(_code(notebook)))
+    expected = len(EXPLORER_CALL.findall(code(notebook)))
     explorers = page.locator(f"{SHOWN} {EXPLORER}").all()
     assert len(explorers) >= expected, \
         f"{notebook.name}: {expected} explorer call(s) in the code, {len(explorers)} rendered"

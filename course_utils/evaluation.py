@@ -1,9 +1,10 @@
 """How well a trained model does: accuracy, its predictions, the confusion matrix, cached features.
 
-Notebook 07 reads a trained VGG's mistakes with ``predicted_labels`` and ``confusion_matrix``;
-notebook 08 trains a new head on features that ``extract_features`` computes once. Each helper
-runs the model in eval mode (no dropout, batch norm's running statistics) and without gradients,
-and gives the model back in the mode it was in (``running.eval_mode``).
+Notebook 07 measures a trained VGG with ``evaluate`` and reads its mistakes with
+``predicted_labels`` and ``confusion_matrix``; notebook 08 does the same for its fine-tuned models
+and trains a new head on features that ``extract_features`` computes once. Each helper that runs a
+model runs it in eval mode (no dropout, batch norm's running statistics) and without gradients,
+and gives it back in the mode it was in (``running.eval_mode``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,13 @@ def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, num_classes: int
     The number of classes is given, not guessed from the labels: a class that no image of the
     test set has, or that the model never predicts, still gets its row and column.
     """
-    index = labels.long() * num_classes + preds.long()
+    preds, labels = torch.as_tensor(preds).long(), torch.as_tensor(labels).long()
+    for what, values in (("label", labels), ("prediction", preds)):
+        outside = values[(values < 0) | (values >= num_classes)]
+        if outside.numel():
+            raise ValueError(f"a {what} of {outside[0].item()} does not fit {num_classes} classes (0 to "
+                             f"{num_classes - 1}): pass the number of classes the model has, num_classes=len(classes).")
+    index = labels * num_classes + preds
     return torch.bincount(index, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 

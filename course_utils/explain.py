@@ -36,7 +36,7 @@ from torch import nn
 
 from course_utils.gradcam import GradCAM, GradCAMPlusPlus, GuidedBackprop, overlay, to_image
 from course_utils.images import load_image, to_numpy_image
-from course_utils.inference import Prediction, class_name, preprocess_batch, topk
+from course_utils.inference import Prediction, class_indices, class_name, preprocess_batch, topk
 from course_utils.layer_names import paper_names
 from course_utils.weights import (
     COURSE_WEIGHTS,
@@ -152,7 +152,7 @@ def resolve_target(target: str | None, categories: Sequence[str]) -> int | None:
     lowered = [c.lower() for c in categories]
     if target.lower() in lowered:
         return lowered.index(target.lower())
-    containing = [i for i, c in enumerate(lowered) if target.lower() in c]
+    containing = class_indices(target, categories)
     if len(containing) == 1:
         return containing[0]
     if containing:
@@ -214,7 +214,7 @@ def explain_batch(model: nn.Module, x: torch.Tensor, layer: str, method: str, ta
         gradients = GuidedBackprop(model)(x, result.targets)  # the same classes as the maps
         if method == "guided":  # Guided Grad-CAM is the product (what guided_gradcam does, without a second CAM)
             gradients = gradients * result.maps.to(gradients.device).unsqueeze(1)
-        guided = [to_image(g).numpy() for g in gradients]
+        guided = [to_image(g) for g in gradients]
     return Explanation(result.logits.softmax(dim=1).cpu(), result.targets.tolist(), result.maps.cpu(), guided)
 
 

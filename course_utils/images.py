@@ -64,7 +64,7 @@ FORMATS = "JPEG, PNG, HEIC, WebP, GIF, BMP or TIFF"
 
 # What PIL's format plugins raise on a damaged file. OSError covers a cut-off file and
 # every decoder error; the others come from parsers that read past the end of the data
-# or meet nonsense values (seen in tests/test_images_fuzz.py, or named by PIL itself).
+# or meet nonsense values (seen in the fuzz tests in tests/test_images.py, or named by PIL itself).
 DAMAGED_FILE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, ZeroDivisionError)
 
 # HEIC/HEIF files are ISO media files: bytes 4-8 say "ftyp", bytes 8-12 name the brand.

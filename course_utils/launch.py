@@ -19,7 +19,6 @@ from pathlib import Path
 LAUNCH_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
-
 def cpu_cores() -> int:
     """CPU cores this process may use (its affinity mask, which containers narrow)."""
     try:

@@ -54,8 +54,9 @@ def plot_samples(dataset, n: int = 16, ncols: int = 8, show_masks: bool = False)
     """The first ``n`` items of a shapes dataset in a grid, titled with their class names.
 
     Items are ``(image, label(s), mask(s), ...)`` with images in [0, 1], as in ``course_utils.data``;
-    the names come from ``dataset.classes``. With ``show_masks=True`` each object's mask is
-    outlined in white.
+    the names come from ``dataset.classes`` (``ShapesDataset`` and ``TwoShapesDataset`` have it; a
+    ``Subset`` does not: pass its ``.dataset``'s first items instead). With ``show_masks=True`` each
+    object's mask is outlined in white.
     """
     fig, axes = image_grid(min(n, len(dataset)), ncols, (1.6, 1.8))
     for i, ax in enumerate(axes):

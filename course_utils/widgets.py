@@ -204,7 +204,7 @@ def gradcam_view(model, images: dict, image: str, layer: str, target: int | None
     name = categories[t] if categories is not None else f"class {t}"
     if method in ("Guided Grad-CAM", "Guided Backprop"):
         guided = GuidedBackprop(model)(x, result.targets)[0]
-        shown = to_image(guided * result.maps[0] if method == "Guided Grad-CAM" else guided).numpy()
+        shown = to_image(guided * result.maps[0] if method == "Guided Grad-CAM" else guided)
     else:
         shown = overlay(picture, result.maps[0])
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))

@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from course_utils.architecture import build_vgg
+from course_utils.device import cpu_threads
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +24,8 @@ def one_thread():
 
     Use it for a whole file with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with cpu_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +39,14 @@ def vgg16() -> nn.Module:
 def tiny_vgg() -> Callable[..., nn.Module]:
     """Build VGG-A at width 1/8: VGG11's layout and layer names at a fraction of the cost.
 
-    A function, so that a file can ask for the head it needs: ``tiny_vgg()`` (10 classes)
-    or ``tiny_vgg(num_classes=5, hidden=32)``. Seeded, in eval mode, pooled to 1x1 so
-    that 32x32 inputs work.
+    A function, so that a file can ask for the head it needs: ``tiny_vgg()`` (10 classes),
+    ``tiny_vgg(num_classes=5, hidden=32)``, ``batch_norm=True``. Seeded, in eval mode, pooled
+    to 1x1 so that 32x32 inputs work.
     """
-    def build(num_classes: int = 10, hidden: int = 64) -> nn.Module:
+    def build(num_classes: int = 10, hidden: int = 64, batch_norm: bool = False) -> nn.Module:
         torch.manual_seed(0)
-        return build_vgg("A", width=0.125, num_classes=num_classes, hidden=hidden, pool_size=1).eval()
+        return build_vgg("A", width=0.125, num_classes=num_classes, hidden=hidden, pool_size=1,
+                         batch_norm=batch_norm).eval()
 
     return build
 

@@ -25,6 +25,7 @@ import torch
 from course_utils import distributed as D
 from course_utils import launch
 from course_utils.checkpoints import load_checkpoint
+from course_utils.device import cpu_threads
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "train_ddp.py"
@@ -36,6 +37,12 @@ STEPS_PER_EPOCH = 64 // (2 * B)
 # float32 sums taken in another order (two half-batch gradients averaged, against one
 # full-batch gradient) differ by ~1e-8 here; 1e-6 still sits 100x below one SGD step.
 TOL = 1e-6
+
+
+
+def keeping_threads():
+    """The script sets its own thread count (``--threads``); this block gives the test process its own back."""
+    return cpu_threads(torch.get_num_threads())
 
 
 def _run(cmd: list[str], timeout: int = 240) -> subprocess.CompletedProcess:
@@ -57,12 +64,11 @@ def plain(*args: str) -> subprocess.CompletedProcess:
     """
     script = _script()
     saved_env = {v: os.environ.pop(v) for v in launch.LAUNCH_VARS if v in os.environ}
-    threads, out, err = torch.get_num_threads(), io.StringIO(), io.StringIO()
+    out, err = io.StringIO(), io.StringIO()
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with keeping_threads(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = script.main([str(a) for a in args])
     finally:
-        torch.set_num_threads(threads)
         os.environ.update(saved_env)
     return subprocess.CompletedProcess(["train_ddp.py", *args], code, out.getvalue(), err.getvalue())
 
@@ -214,11 +220,8 @@ TINY = ["--n-train", 8, "--n-val", 4, "--epochs", 1, "--width", 0.0625, "--hidde
 
 
 def _fails_with(script, capsys, args: list, *phrases: str) -> str:
-    threads = torch.get_num_threads()
-    try:
+    with keeping_threads():
         code = script.main([str(a) for a in [*TINY, *args]])
-    finally:
-        torch.set_num_threads(threads)
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.startswith("error: "), err
@@ -309,13 +312,10 @@ def test_image_folder_run_with_scale_jittering(script, capsys, tmp_path):
             (tmp_path / split / name).mkdir(parents=True)
             for i in range(2):  # two sizes, neither square
                 Image.new("RGB", (50 + 10 * i, 40), rgb).save(tmp_path / split / name / f"{i}.png")
-    threads = torch.get_num_threads()
-    try:
+    with keeping_threads():
         code = script.main([str(a) for a in ("--data", tmp_path, "--crop", 32, "--scale", 36, 44, "--width", 0.0625,
                             "--hidden", 8, "--epochs", 1, "--batch-size", 2, "--workers", 0,
                             "--checkpoint-dir", tmp_path / "ckpt")])
-    finally:
-        torch.set_num_threads(threads)
     out = capsys.readouterr().out
     assert code == 0, out
     s = load_checkpoint(tmp_path / "ckpt" / "last.pt")
@@ -421,11 +421,8 @@ def test_nb13_hints(capsys):
 
 
 def test_a_checkpoint_of_another_model_is_refused(script, capsys, tmp_path):
-    threads = torch.get_num_threads()
-    try:
+    with keeping_threads():
         assert script.main([str(a) for a in [*TINY, "--checkpoint-dir", tmp_path]]) == 0
-    finally:
-        torch.set_num_threads(threads)
     capsys.readouterr()
     _fails_with(script, capsys, ["--checkpoint-dir", tmp_path, "--epochs", 2, "--width", 0.125],
                 "holds a different model", "another --checkpoint-dir")

@@ -28,6 +28,11 @@ def test_confusion_matrix_rows_are_true_classes():
     assert m.sum() == 4
     # a class that no image has and the model never predicts still gets its row and column
     assert confusion_matrix(torch.tensor([0, 1]), torch.tensor([0, 1]), num_classes=3).shape == (3, 3)
+    # too few classes is an error that says so, never a count in the wrong cell
+    with pytest.raises(ValueError, match="a prediction of 7 does not fit 5 classes"):
+        confusion_matrix(torch.tensor([7]), torch.tensor([0]), num_classes=5)
+    with pytest.raises(ValueError, match="a label of 5 does not fit 5 classes"):
+        confusion_matrix(torch.tensor([0]), torch.tensor([5]), num_classes=5)
 
 
 def test_extract_features_caches_a_frozen_modules_outputs(blobs):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import json
 import math
 import pkgutil
 import re
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
+from course_notebooks import NOTEBOOKS, cells, source
 from torch import nn
 from torchvision import transforms as T
 
@@ -45,7 +45,6 @@ from course_utils.exercises import (
     solution_source,
 )
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CORRECT, WRONG = "✅ Correct!", "❌ Not yet"
 
 
@@ -102,14 +101,12 @@ def test_an_unpaired_check_or_solution_is_reported():
 def _notebook_imports() -> list[tuple[str, str, list[str]]]:
     """(notebook, exercise module, names) for every ``from course_utils.exercises.nbNN import ...``."""
     found = []
-    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            if cell["cell_type"] != "code":
+    for path in NOTEBOOKS:
+        for cell in cells(path, "code"):
+            text = source(cell)
+            if "course_utils.exercises.nb" not in text:
                 continue
-            source = "".join(cell["source"])
-            if "course_utils.exercises.nb" not in source:
-                continue
-            for node in ast.walk(ast.parse("\n".join(line for line in source.splitlines()
+            for node in ast.walk(ast.parse("\n".join(line for line in text.splitlines()
                                                      if not line.lstrip().startswith(("%", "!"))))):
                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_utils.exercises.nb"):
                     found.append((path.name, node.module, [a.name for a in node.names]))
@@ -199,6 +196,24 @@ def test_report_points_a_recognised_mistake_to_its_hint(capsys):
     assert "Hint 2" in capsys.readouterr().out
     assert exercises.report(True, "well done.", hint=2) is True
     assert "Hint" not in capsys.readouterr().out
+
+
+def test_a_callable_check_only_sees_functions(capsys):
+    """callable_check answers None and non-functions itself; the check runs only on something callable."""
+    seen = []
+
+    @exercises.callable_check("a function f(x)", hint=1)
+    def check_twice(answer) -> bool:
+        seen.append(answer)
+        return exercises.report(answer(2) == 4, "f(2) should be 4.")
+
+    assert check_twice(None) is False and NOT_ATTEMPTED in capsys.readouterr().out
+    assert check_twice(42) is False
+    out = capsys.readouterr().out
+    assert "your answer should be a function f(x), got int." in out and "Hint 1" in out
+    assert seen == []
+    assert check_twice(lambda x: 2 * x) is True and len(seen) == 1
+    assert check_twice.__name__ == "check_twice"  # the tests find checks by name
 
 
 LADDER_MODULE = '''

@@ -4,22 +4,36 @@ Small random-weight VGGs (seeded) keep this fast; the maps mean nothing, so the
 tests check properties and agreement with an independent computation, never content.
 """
 
+from __future__ import annotations
+
+import gc
+import warnings
+
+import cv2
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from course_utils.features import capture
 from course_utils.gradcam import (
     GradCAM,
     GradCAMPlusPlus,
     GuidedBackprop,
+    LayerCapture,
     guided_gradcam,
+    guided_relus,
     overlay,
     resize_map,
     scale_maps,
+    to_image,
+    upsample,
 )
-from course_utils.gradcam.overlay import seed_resize
+from course_utils.gradcam.metrics import energy_in_mask, pointing_game
+from course_utils.gradcam.sanity import spearman
 from course_utils.layer_names import LayerNameError, last_conv_relu, to_module_name
+from course_utils.running import as_batch, input_channels
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -209,12 +223,20 @@ def test_overlay_non_square_and_blend():
     np.testing.assert_allclose(overlay(img, heat, alpha=0.0), img, atol=1e-6)
 
 
-def test_resize_map_uses_width_height_order_and_seed_slip_does_not():
+def test_resize_map_uses_width_height_order():
     heat = np.random.default_rng(0).random((6, 8)).astype(np.float32)
     assert resize_map(heat, 96, 128).shape == (96, 128)
-    image = torch.zeros(1, 3, 96, 128)
-    assert seed_resize(heat, image).shape == (128, 96)  # the seed text's slip: transposed shape
-    assert seed_resize(heat, torch.zeros(1, 3, 64, 64)).shape == (64, 64)  # harmless when square
+    # The slip it avoids: cv2's dsize is (width, height), so passing (height, width) transposes the
+    # map, and on a square image nothing shows it.
+    assert cv2.resize(heat, (96, 128)).shape == (128, 96)
+    assert cv2.resize(heat, (64, 64)).shape == (64, 64)
+
+
+def test_a_gradient_becomes_a_picture_like_every_other():
+    """to_image gives an (H, W, 3) float array in [0, 1], as to_numpy_image and overlay do."""
+    picture = to_image(torch.randn(3, 20, 30) * 50)
+    assert isinstance(picture, np.ndarray) and picture.shape == (20, 30, 3)
+    assert picture.min() >= 0 and picture.max() <= 1 and abs(float(np.median(picture)) - 0.5) < 0.05
 
 
 def test_overlay_errors():
@@ -236,3 +258,238 @@ def test_the_default_colormap_is_viridis_and_jet_is_one_argument_away():
     assert DEFAULT_COLORMAP == "viridis"
     assert np.array_equal(overlay(img, ramp), overlay(img, ramp, colormap="viridis"))
     assert not np.allclose(overlay(img, ramp), overlay(img, ramp, colormap="jet"))
+
+
+# --- Grad-CAM generalises CAM (Zhou et al., 2016): on a GAP + one-linear-layer head, Grad-CAM = CAM / (h * w). ---
+
+
+
+@pytest.fixture(scope="module")
+def gap_net() -> nn.Sequential:
+    """Conv layers, then global average pooling and one linear layer: CAM's architecture."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),   # index 3: the layer we explain
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(16, 4),
+    ).eval()
+
+
+def test_gradcam_is_cam_divided_by_h_times_w(gap_net):
+    x = torch.rand(3, 3, 18, 30, generator=torch.Generator().manual_seed(1))
+    targets = [0, 3, 1]
+    result = GradCAM(gap_net, gap_net[3]).explain(x, targets)
+    a = capture(gap_net, x, [gap_net[3]])["3"]                # (3, 16, 9, 15) via a plain forward hook
+    h, w = a.shape[-2:]
+    assert (h, w) == (9, 15)
+    cam = torch.stack([torch.einsum("k,khw->hw", gap_net[6].weight[t].detach(), a[i]) for i, t in enumerate(targets)])
+    assert (cam < 0).any() and (cam > 0).any()                 # a real test of the ReLU and the sign
+    torch.testing.assert_close(result.raw, cam / (h * w), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(result.weights, gap_net[6].weight[targets].detach() / (h * w))
+    # The drawn maps: after the ReLU and the scaling, the constant is gone.
+    torch.testing.assert_close(result.maps, scale_maps(upsample(F.relu(cam), (18, 30))), rtol=1e-5, atol=1e-6)
+
+
+def test_the_gradient_is_constant_inside_each_channel_on_a_gap_head(gap_net):
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    g = GradCAM(gap_net, gap_net[3]).explain(x, [2]).gradient[0]     # (16, 8, 8)
+    expected = (gap_net[6].weight[2].detach() / 64)[:, None, None].expand_as(g)
+    torch.testing.assert_close(g, expected)
+
+
+# --- Grad-CAM on any image model: the channel count comes from the model's first convolution, not from 3. ---
+
+captum_attr = pytest.importorskip("captum.attr")
+
+
+def _net(channels: int) -> nn.Module:
+    torch.manual_seed(channels)
+    return nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 5)).eval()
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_gradcam_runs_on_any_channel_count_and_agrees_with_captum(channels):
+    model, x = _net(channels), torch.rand(2, channels, 4, 4)
+    ours = GradCAM(model, model[3]).explain(x, targets=[1, 4])
+    assert ours.maps.shape == (2, 4, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = captum_attr.LayerGradCam(model, model[3]).attribute(x, target=[1, 4])
+    assert torch.allclose(ours.raw, theirs[:, 0], atol=1e-6)
+    assert GuidedBackprop(model)(x, targets=[1, 4]).shape == x.shape
+
+
+def test_one_image_of_any_channel_count_becomes_a_batch():
+    assert as_batch(torch.rand(1, 4, 4), _net(1)).shape == (1, 1, 4, 4)
+    assert input_channels(_net(4)) == 4 and input_channels(nn.Linear(2, 2)) is None
+
+
+def test_a_channel_mismatch_names_both_counts():
+    with pytest.raises(ValueError, match=r"first convolution takes 1 channel\(s\); this input has 3"):
+        GradCAM(_net(1), "3")(torch.rand(2, 3, 4, 4))
+
+
+def test_channels_last_still_gets_its_hint_for_any_count():
+    with pytest.raises(ValueError, match=r"channels-last \(H, W, 4\).*permute"):
+        GradCAM(_net(4), "3")(torch.rand(1, 5, 6, 4))  # (B, H, W, C), as NumPy stores a batch
+
+
+# --- Hook hygiene: Grad-CAM and Guided Backprop leave the model exactly as they found it. -----
+
+
+
+@pytest.fixture()
+def model(tiny_vgg):
+    return tiny_vgg()
+
+
+def hook_count(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def explode_in_classifier(model):
+    """Make the forward pass raise *after* the target layer has run (its hook already fired)."""
+    def hook(module, inputs, output):
+        raise Boom("raised inside the forward pass")
+    return model.classifier[0].register_forward_hook(hook)
+
+
+@pytest.mark.parametrize("method", [GradCAM, GradCAMPlusPlus])
+def test_hooks_and_state_restored_when_forward_raises(model, method):
+    model.train()
+    model.features[0].weight.requires_grad_(False)  # a mixed set of flags must come back as it was
+    flags = [p.requires_grad for p in model.parameters()]
+    bomb = explode_in_classifier(model)
+    with pytest.raises(Boom):
+        method(model)(x_batch())
+    bomb.remove()
+    assert hook_count(model) == 0
+    assert [p.requires_grad for p in model.parameters()] == flags
+    assert all(m.training for m in model.modules())  # train mode restored everywhere
+
+
+def test_guided_backprop_restored_when_forward_raises(model):
+    bomb = explode_in_classifier(model)
+    with pytest.raises(Boom):
+        GuidedBackprop(model)(x_batch())
+    bomb.remove()
+    assert hook_count(model) == 0
+
+
+def test_layer_capture_context_removes_hooks_on_error(model):
+    with pytest.raises(Boom):
+        with LayerCapture(model, "relu5_2"):
+            assert hook_count(model) == 1
+            raise Boom()
+    assert hook_count(model) == 0
+
+
+def test_layer_capture_tensor_hook_sees_the_gradient(model):
+    with LayerCapture(model, "relu5_2") as cap:
+        score = model(x_batch(1))[0, 3]
+        (grad,) = torch.autograd.grad(score, cap.activation)
+    assert cap.gradient is not None
+    torch.testing.assert_close(cap.gradient, grad)
+
+
+def test_no_parameter_gradients_computed_or_left(model):
+    x = x_batch()
+    GradCAM(model)(x)
+    GradCAMPlusPlus(model)(x)
+    GuidedBackprop(model)(x)
+    assert all(p.grad is None for p in model.parameters())
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_backward_stops_at_the_target_layer(model):
+    """Nothing below the layer is recorded: the activation is a leaf of the graph."""
+    result = GradCAM(model, "relu5_2").explain(x_batch())
+    assert result.activation.grad_fn is None and not result.activation.requires_grad
+    assert result.maps.grad_fn is None and result.raw.grad_fn is None
+
+
+def test_hundred_calls_leave_no_hooks_and_no_growing_memory(model):
+    x = x_batch(1, 32, 32)
+    cam = GradCAM(model)
+
+    def live_tensors() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if issubclass(type(o), torch.Tensor))
+
+    for _ in range(5):
+        cam(x)
+    before = live_tensors()
+    for _ in range(100):
+        cam(x)
+    after = live_tensors()
+    assert hook_count(model) == 0
+    assert after <= before, f"{after - before} more live tensors after 100 calls"
+
+
+def test_guided_backprop_keeps_the_same_inplace_relus(model):
+    relus = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.ReLU)]
+    assert relus and all(m.inplace for _, m in relus)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    GuidedBackprop(model)(x_batch())
+    after = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.ReLU)]
+    assert [n for n, _ in after] == [n for n, _ in relus]
+    assert all(a is b for (_, a), (_, b) in zip(after, relus)), "a ReLU module was replaced"
+    assert all(m.inplace for _, m in after)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    assert hook_count(model) == 0
+
+
+def test_guided_relus_hooks_every_relu_and_cleans_up(model):
+    n_relus = sum(isinstance(m, nn.ReLU) for m in model.modules())
+    with guided_relus(model) as n:
+        assert n == n_relus and hook_count(model) == n_relus
+    assert hook_count(model) == 0
+
+
+def test_model_output_unchanged_after_gradcam(model):
+    x = x_batch()
+    with torch.no_grad():
+        before = model(x)
+    GradCAM(model)(x)
+    GuidedBackprop(model)(x)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), before, rtol=0, atol=0)
+
+
+# --- An all-zero heat map must stay all zero, never NaN: in the library, and in the notebooks' own code. ---
+
+@pytest.fixture(scope="module")
+def dead_net() -> nn.Sequential:
+    """A net whose explained layer outputs exactly 0 everywhere (a large negative bias before the ReLU)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(4, 3)).eval()
+    with torch.no_grad():
+        net[0].weight.mul_(0.01)
+        net[0].bias.fill_(-10.0)
+    return net
+
+
+@pytest.mark.parametrize("method", [GradCAM, GradCAMPlusPlus])
+def test_cam_of_an_all_zero_layer_is_zero_not_nan(dead_net, method):
+    x = torch.rand(2, 3, 8, 12)
+    result = method(dead_net, dead_net[1]).explain(x, [0, 2])
+    assert torch.equal(result.activation, torch.zeros_like(result.activation))
+    assert torch.isfinite(result.maps).all() and torch.equal(result.maps, torch.zeros(2, 8, 12))
+
+
+def test_scaling_and_scores_of_an_all_zero_map():
+    zero = torch.zeros(2, 6, 6)
+    assert torch.equal(scale_maps(zero), zero) and torch.equal(scale_maps(zero, subtract_min=True), zero)
+    assert torch.equal(scale_maps(upsample(zero, (12, 12))), torch.zeros(2, 12, 12))
+    mask = torch.zeros(2, 6, 6)
+    mask[:, :2, :2] = 1                                   # the peak of a zero map (index 0) lies on this mask
+    assert torch.equal(energy_in_mask(zero, mask), torch.zeros(2))
+    assert not pointing_game(zero, mask).any()            # no positive value: no peak, a miss
+    assert spearman(zero[0], torch.rand(6, 6)) == 0.0

@@ -20,9 +20,9 @@ import re
 from pathlib import Path
 
 import pytest
+from course_notebooks import NOTEBOOKS
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 TIME = re.compile(r"\*\*Time:\*\*\s+about (\d+) minutes of study\s+\(the code runs in about "
                   r"(\d+(?:\.\d+)?)\s*(?:to \d+(?:\.\d+)?\s*)?(s|seconds?|min|minutes?)\b"

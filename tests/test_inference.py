@@ -158,19 +158,3 @@ def test_stretch_and_crop_batches_differ_for_a_wide_photo():
     stretch = preprocess_batch([img], stretch_transform(224))
     assert crop.shape == stretch.shape == (1, 3, 224, 224)
     assert (crop - stretch).abs().mean() > 0.05
-
-
-def test_show_topk_draws_one_image_and_one_bar_chart_per_photo():
-    import matplotlib.pyplot as plt
-
-    from course_utils.viz import plot_topk
-
-    rows = topk(torch.softmax(torch.randn(1000), 0), CATEGORIES, k=5)
-    fig = plot_topk([torch.rand(8, 8, 3), torch.rand(8, 8, 3)], [rows, rows[:3]], titles=["a", "b"])
-    axes = fig.axes
-    assert len(axes) == 4
-    assert len(axes[1].patches) == 5 and len(axes[3].patches) == 3
-    assert [t.get_text() for t in axes[1].get_yticklabels()][-1] == rows[0].name  # most probable on top
-    with pytest.raises(ValueError, match="one prediction list per image"):
-        plot_topk([torch.rand(8, 8, 3)], [])
-    plt.close("all")

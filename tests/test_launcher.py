@@ -504,3 +504,8 @@ def test_tests_run_on_two_workers_with_their_share_of_the_cores():
     assert course.parallel_test_options(1, {"PATH": "/bin"}) == ([], {"PATH": "/bin"})  # one core: as before
     _, env = course.parallel_test_options(2, {"OMP_NUM_THREADS": "3"})
     assert env["OMP_NUM_THREADS"] == "3", "a thread count the user set is kept"
+
+
+def test_benchmark_runs_every_script_in_benchmarks():
+    """`course.py benchmark` (and `make benchmark`) runs each timing script, a new one included."""
+    assert sorted(course.BENCHMARKS) == sorted(p.name for p in (REPO / "benchmarks").glob("*.py"))

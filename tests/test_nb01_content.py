@@ -10,24 +10,22 @@
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from course_notebooks import cells, notebook, source
 from torch import nn
 
 from course_utils.exercises import nb01
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_pytorch_essentials.ipynb"
+NOTEBOOK = notebook("01")
 WRONG = "❌ Not yet"
 
 
 def _cells(kind: str) -> list[str]:
-    return ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-            if c["cell_type"] == kind]
+    return [source(c) for c in cells(NOTEBOOK, kind)]
 
 
 def _code_defining(name: str) -> str:

@@ -16,28 +16,20 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
 import torchvision
+from course_notebooks import notebook
 from torch import nn
 
 from course_utils.architecture import CONFIGS, build_vgg
 from course_utils.counting import count_parameters, layer_table
 from course_utils.receptive_field import gradient_footprint, receptive_fields
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-def _notebook(prefix: str) -> Path:
-    hits = sorted(NOTEBOOKS.glob(f"{prefix}_*.ipynb"))
-    assert len(hits) == 1, f"expected one notebook {prefix}_*.ipynb, found {[p.name for p in hits]}"
-    return hits[0]
-
 
 def _text(prefix: str, kind: str | None = None) -> str:
-    cells = json.loads(_notebook(prefix).read_text())["cells"]
+    cells = json.loads(notebook(prefix).read_text())["cells"]
     return "\n".join("".join(c["source"]) for c in cells if kind is None or c["cell_type"] == kind)
 
 
@@ -119,7 +111,7 @@ def test_the_header_names_notebook_01_for_the_pytorch(prefix: str, needles: tupl
 
 
 def test_02_explains_flop_counter_mode_before_using_it() -> None:
-    cells = json.loads(_notebook("02").read_text())["cells"]
+    cells = json.loads(notebook("02").read_text())["cells"]
     first = next(i for i, c in enumerate(cells)
                  if c["cell_type"] == "code" and "FlopCounterMode(" in "".join(c["source"]))
     before = "\n".join("".join(c["source"]) for c in cells[:first] if c["cell_type"] == "markdown")

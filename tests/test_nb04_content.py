@@ -10,23 +10,17 @@ The inference_mode demonstration moved to notebook 05 with the split: tests/test
 
 import contextlib
 import io
-import json
 import re
-from pathlib import Path
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_pretrained_inference.ipynb"
+from course_notebooks import cells, notebook, prose, source
 
-
-def _cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text())["cells"]
+NOTEBOOK = notebook("04")
 
 
-def _prose() -> str:
-    return "\n".join("".join(c["source"]) for c in _cells() if c["cell_type"] == "markdown")
 
 
 def test_inference_transforms_are_not_called_the_training_preprocessing():
-    text = _prose()
+    text = prose(NOTEBOOK)
     assert "inference transforms" in text
     assert "RandomResizedCrop" in text
     for wrong in ("the preprocessing the weights were trained with", "rarely saw", "exact preprocessing the weights"):
@@ -34,16 +28,16 @@ def test_inference_transforms_are_not_called_the_training_preprocessing():
 
 
 def test_quotes_what_it_criticises_instead_of_an_unseen_text():
-    text = _prose()
-    everything = "\n".join("".join(c["source"]) for c in _cells()).lower()  # code cells build prose too
+    text = prose(NOTEBOOK)
+    everything = "\n".join(source(c) for c in cells(NOTEBOOK)).lower()  # code cells build prose too
     for unseen in (r"seed text", r"\bthe seed\b", r"the text this course started from", r"started from"):
         assert not re.search(unseen, everything), f"notebook 04 points to {unseen!r}, which a learner never sees"
     assert "pretrained=True" in text and "Resize((224, 224))" in text
 
 
 def test_ranking_of_mistakes_depends_on_whether_the_weights_are_real():
-    ranking = [("".join(c["source"])) for c in _cells()
-               if c["cell_type"] == "code" and "max(damage" in "".join(c["source"])]
+    ranking = [source(c) for c in cells(NOTEBOOK)
+               if c["cell_type"] == "code" and "max(damage" in source(c)]
     assert len(ranking) == 1, "expected one cell that ranks the preprocessing mistakes"
     assert "status.verified" in ranking[0] and "stand-in" in ranking[0]
 

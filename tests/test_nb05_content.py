@@ -9,28 +9,21 @@
   variables, and its pointers to other notebooks say what those notebooks do.
 """
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
+from course_notebooks import cells, notebook, prose, source
 from torch import nn
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "05_inference_in_depth.ipynb"
+NOTEBOOK = notebook("05")
 DEMO_MARKER = "# demo: inference_mode on any device"
 
 
-def _cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text())["cells"]
-
-
-def _prose() -> str:
-    return "\n".join("".join(c["source"]) for c in _cells() if c["cell_type"] == "markdown")
 
 
 def _demo_source() -> str:
-    hits = ["".join(c["source"]) for c in _cells() if c["cell_type"] == "code" and DEMO_MARKER in "".join(c["source"])]
+    hits = [source(c) for c in cells(NOTEBOOK) if c["cell_type"] == "code" and DEMO_MARKER in source(c)]
     assert len(hits) == 1, f"expected one cell marked {DEMO_MARKER!r} in {NOTEBOOK.name}, found {len(hits)}"
     return hits[0]
 
@@ -58,13 +51,13 @@ def test_inference_mode_demo_refuses_inference_tensors_on_every_device(device):
 
 
 def test_sections_are_numbered_from_one():
-    numbers = [int(m) for m in re.findall(r"^## (\d+)\.", _prose(), re.M)]
+    numbers = [int(m) for m in re.findall(r"^## (\d+)\.", prose(NOTEBOOK), re.M)]
     assert numbers == list(range(1, len(numbers) + 1)), numbers
 
 
 def test_loads_its_own_model_and_photos_before_using_them():
     """Notebook 05 was cut from the old notebook 03: it must define what its sections use."""
-    code = ["".join(c["source"]) for c in _cells() if c["cell_type"] == "code"]
+    code = [source(c) for c in cells(NOTEBOOK) if c["cell_type"] == "code"]
     first_use = next(i for i, src in enumerate(code) if "model.train()" in src)
     setup = "\n".join(code[:first_use])
     for name in ("model = load_pretrained(", "crop_batch =", "categories", "transform", "photos ="):
@@ -72,13 +65,13 @@ def test_loads_its_own_model_and_photos_before_using_them():
 
 
 def test_points_to_notebook_02_for_the_tables_rather_than_saying_it_lists_them():
-    prose = _prose()
-    assert "lists its Tables" not in prose
-    assert "Tables 3 to 5" not in prose or "points to" in prose
+    text = prose(NOTEBOOK)
+    assert "lists its Tables" not in text
+    assert "Tables 3 to 5" not in text or "points to" in text
 
 
 def test_quotes_code_instead_of_pointing_to_an_unseen_text():
-    everything = "\n".join("".join(c["source"]) for c in _cells()).lower()
+    everything = "\n".join(source(c) for c in cells(NOTEBOOK)).lower()
     for unseen in (r"seed text", r"\bthe seed\b", r"the text this course started from", r"started from"):
         assert not re.search(unseen, everything), f"notebook 05 points to {unseen!r}, which a learner never sees"
 

@@ -19,19 +19,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from course_notebooks import NOTEBOOKS, cells, source
 
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 SYNC = REPO / "scripts" / "sync_notebooks.py"
 URL = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
-
-
-def _cells(path: Path) -> list[dict]:
-    return json.loads(path.read_text(encoding="utf-8"))["cells"]
-
-
-def _source(cell: dict) -> str:
-    return "".join(cell["source"])
 
 
 def test_the_address_is_written_once_and_is_a_github_repository():
@@ -42,7 +34,7 @@ def test_the_address_is_written_once_and_is_a_github_repository():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_colab_and_binder_links_open_this_very_notebook(path):
-    title = _source(_cells(path)[0])
+    title = source(cells(path)[0])
     owner_repo = URL.removeprefix("https://github.com/")
     colab = re.findall(r"\(https://colab\.research\.google\.com/github/([^)]+)\)", title)
     binder = re.findall(r"\(https://mybinder\.org/v2/gh/([^)]+)\)", title)
@@ -54,12 +46,12 @@ def test_colab_and_binder_links_open_this_very_notebook(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_the_setup_cell_comes_first_and_clones_this_repository(path):
-    cells = _cells(path)
-    setup = cells[1]
+    found = cells(path)
+    setup = found[1]
     assert setup["cell_type"] == "code" and "course-setup" in setup["metadata"].get("tags", []), \
         f"{path.name}: the set-up cell must follow the title; run `python scripts/sync_notebooks.py`"
-    assert f'"{URL}"' in _source(setup)
-    others = [i for i, c in enumerate(cells) if "course-setup" in c["metadata"].get("tags", [])]
+    assert f'"{URL}"' in source(setup)
+    others = [i for i, c in enumerate(found) if "course-setup" in c["metadata"].get("tags", [])]
     assert others == [1], f"{path.name}: set-up cells at {others}"
 
 
@@ -92,7 +84,7 @@ def test_the_check_notices_a_renumbered_notebook(sync, capsys, tmp_path):
     assert "99_renumbered.ipynb" in capsys.readouterr().out
     assert sync.main(["--notebooks", str(folder)]) == 0
     assert sync.main(["--check", "--notebooks", str(folder)]) == 0, "after a sync the renumbered copy is up to date"
-    assert "notebooks/99_renumbered.ipynb" in _source(_cells(folder / "99_renumbered.ipynb")[0])
+    assert "notebooks/99_renumbered.ipynb" in source(cells(folder / "99_renumbered.ipynb")[0])
 
 
 def test_the_index_counts_every_way_a_notebook_imports_a_module(sync, tmp_path):
@@ -108,7 +100,7 @@ def test_the_index_counts_every_way_a_notebook_imports_a_module(sync, tmp_path):
 
 
 def _setup_code() -> str:
-    return _source(_cells(NOTEBOOKS[0])[1])
+    return source(cells(NOTEBOOKS[0])[1])
 
 
 def test_the_setup_cell_does_nothing_where_the_course_is_installed(tmp_path):

@@ -9,9 +9,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from course_notebooks import NOTEBOOKS, cells, source
 
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 
 def _pyproject_requirements() -> set[str]:
@@ -107,3 +107,29 @@ def test_the_index_has_one_row_per_module_of_course_utils():
     assert sorted(rows) == sorted(set(rows)), f"rows listed twice: {[r for r in rows if rows.count(r) > 1]}"
     assert not modules - set(rows), f"modules missing from the index: {sorted(modules - set(rows))}"
     assert not set(rows) - modules, f"rows for modules that do not exist: {sorted(set(rows) - modules)}"
+
+
+# --- conventions of the notebooks' code ---------------------------------------------------
+
+def _code_lines(path: Path):
+    for i, cell in enumerate(cells(path)):
+        if cell["cell_type"] == "code":
+            for line in source(cell).splitlines():
+                yield i, line
+
+
+GRADCAM_NOTEBOOKS = [p for p in NOTEBOOKS if "grad_cam" in p.stem or "explanation" in p.stem]
+
+
+@pytest.mark.parametrize("path", GRADCAM_NOTEBOOKS, ids=lambda p: p.stem)
+def test_gradcam_notebooks_never_divide_by_a_maximum_by_hand(path):
+    bare = re.compile(r"/\s*[\w.\[\]()\"':, ]*\.(max|amax)\([^)]*\)(?!\.clamp)")
+    found = [f"cell {i}: {line.strip()}" for i, line in _code_lines(path) if bare.search(line)]
+    assert not found, f"{path.name} divides by a map's maximum (NaN on an all-zero map); use scale_maps: {found}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_scope_thread_changes(path):
+    found = [f"cell {i}: {line.strip()}" for i, line in _code_lines(path) if "set_num_threads" in line]
+    assert not found, (f"{path.name} sets the thread count directly; use `with cpu_threads(n):` from "
+                       f"course_utils.device so the change cannot outlive the cell: {found}")

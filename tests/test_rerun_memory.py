@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from course_notebooks import NOTEBOOKS
 from nbclient import NotebookClient
 
 from course_utils import widgets
@@ -118,7 +119,7 @@ def test_the_rule_catches_the_cell_that_leaked():
 def test_no_cell_ends_by_returning_a_model():
     """No notebook cell's last line returns the model (e.g. ``model.eval()``): Out[] would keep it."""
     found = []
-    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+    for path in NOTEBOOKS:
         nb = nbformat.read(str(path), as_version=4)
         for i, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and _last_expression_method(cell.source) in RETURNS_THE_MODULE:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from course_notebooks import NOTEBOOKS
 
 REPO = Path(__file__).resolve().parent.parent
 MUST_BE_CHECKED = ["course.py", "course_utils", "tests", "scripts", "benchmarks", "conftest.py", "notebooks"]
@@ -38,8 +39,7 @@ def test_ruff_finds_nothing():
 def test_ruff_checks_the_notebooks_and_every_python_folder():
     listed = _ruff("check", "--no-cache", "--show-files", ".").stdout
     checked = {Path(line.strip()).resolve() for line in listed.splitlines() if line.strip()}
-    notebooks = sorted((REPO / "notebooks").glob("*.ipynb"))
-    assert notebooks and all(nb.resolve() in checked for nb in notebooks), "ruff must read the notebooks' code cells"
+    assert NOTEBOOKS and all(nb.resolve() in checked for nb in NOTEBOOKS), "ruff must read the notebooks' code cells"
     for place in MUST_BE_CHECKED:
         target = (REPO / place).resolve()
         assert any(p == target or target in p.parents for p in checked), f"ruff does not check {place}"

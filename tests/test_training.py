@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 import pytest
 import torch
-from matplotlib.figure import Figure
+from jupyter_client.manager import start_new_kernel
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, TensorDataset
 
-from course_utils.data import CLASSES, ShapesDataset
-from course_utils.layer_names import get_layer, last_conv_relu, paper_names
-from course_utils.small_vgg import RECIPE, SMALL_VGG_INPUT, load_small_vgg, small_vgg
-from course_utils.training import History, make_optimizer, make_scheduler, train
-from course_utils.viz import plot_confusion_matrix, plot_history
+from course_utils.data import ShapesDataset
+from course_utils.small_vgg import small_vgg
+from course_utils.training import History, make_optimizer, make_scheduler, run_epoch, train
 
 # --- the loop ------------------------------------------------------------------------
 
@@ -87,62 +88,134 @@ def test_history_round_trips_through_a_plain_dict():
     assert h.best_val_acc() == 0.6 and h.epochs == 1
 
 
-# --- the small VGG's contract (notebooks 09 and 10 rely on it) ---------------------------
+# --- run_epoch is the plain training loop notebook 06 writes by hand, plus bookkeeping. -------
 
-def test_small_vgg_contract():
-    model = small_vgg().eval()
-    x = torch.rand(2, 3, SMALL_VGG_INPUT, SMALL_VGG_INPUT)
-    assert model(x).shape == (2, len(CLASSES))
-    names = paper_names(model)
-    assert "pool5" not in names and "pool4" in names
-    assert last_conv_relu(model) == "relu5_2" and names["relu5_2"] == "features.27"
-    seen = {}
-
-    def hook(module, inputs, output):
-        seen["shape"] = output.shape
-
-    handle = get_layer(model, "relu5_2").register_forward_hook(hook)
-    model(x)
-    handle.remove()
-    assert seen["shape"][-2:] == (4, 4), "the last conv map should be 4x4 at 64x64 input (pool5 removed)"
-    assert sum(p.numel() for p in model.parameters()) < 500_000
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Dropout(0.5), nn.Linear(4, 3))
 
 
-def test_small_vgg_variants_for_the_comparisons():
-    no_bn = small_vgg(batch_norm=False)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in no_bn.modules())
-    deep = small_vgg(config="D")
-    convs = lambda m: sum(isinstance(x, nn.Conv2d) for x in m.modules())  # noqa: E731
-    assert convs(deep) == 13 and convs(small_vgg()) == 8
-    assert small_vgg(dropout=0.0).classifier[2].p == 0.0
+def test_run_epoch_ends_with_the_weights_of_a_hand_written_sgd_loop():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(48, 3, 8, 8, generator=g), torch.randint(0, 3, (48,), generator=g)
+    batches = list(DataLoader(TensorDataset(x, y), batch_size=16))
+
+    by_hand = _model()
+    optimizer = torch.optim.SGD(by_hand.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    by_hand.train()
+    torch.manual_seed(1)
+    losses = []
+    for images, labels in batches:
+        loss = nn.functional.cross_entropy(by_hand(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+
+    helper = _model()
+    torch.manual_seed(1)
+    mean_loss, _ = run_epoch(helper, batches, torch.device("cpu"), make_optimizer(helper, lr=0.1), progress=False)
+
+    assert abs(mean_loss - sum(losses) / len(losses)) < 1e-6  # equal batches: the mean of the batch losses
+    for (name, a), b in zip(by_hand.state_dict().items(), helper.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6), name
+    assert not torch.equal(by_hand[0].weight, _model()[0].weight), "the loop should have moved the weights"
 
 
-def test_load_small_vgg_says_how_to_rebuild_a_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="train_small_vgg"):
-        load_small_vgg(tmp_path / "nope.pt")
+def _batches() -> list:
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 3, 8, 8, generator=g), torch.randint(0, 3, (32,), generator=g)
+    return list(DataLoader(TensorDataset(x, y), batch_size=16))
 
 
-def test_recipe_is_the_papers_scaled_down():
-    assert RECIPE["lr"] > 0 and RECIPE["n_train"] >= 1000 and RECIPE["epochs"] >= 1
-    assert RECIPE["train_seed"] != RECIPE["val_seed"] != RECIPE["test_seed"]
+def test_reduce_gets_the_running_sums_and_its_totals_are_divided():
+    """notebook 13's all_reduce, faked: a second 'rank' that saw 32 images, all wrong, with loss 0."""
+    model, seen_by_reduce = _model(), []
+
+    def other_rank_too(sums: list[float]) -> list[float]:
+        seen_by_reduce.append(list(sums))
+        return [sums[0] + 0.0, sums[1] + 0, sums[2] + 32]
+
+    alone = run_epoch(model, _batches(), torch.device("cpu"), progress=False)
+    both = run_epoch(model, _batches(), torch.device("cpu"), progress=False, reduce=other_rank_too)
+    loss_sum, correct, seen = seen_by_reduce[0]
+    assert seen == 32 and abs(loss_sum / seen - alone[0]) < 1e-6 and correct / seen == alone[1]
+    assert abs(both[0] - alone[0] / 2) < 1e-6 and abs(both[1] - alone[1] / 2) < 1e-9
 
 
-# --- plots -------------------------------------------------------------------------
-
-def test_plot_history_draws_train_and_val_for_each_run():
-    h = History([1.0, 0.5], [0.4, 0.8], [1.1, 0.7], [0.3, 0.7], [0.01, 0.01], [1.0, 2.0])
-    fig = plot_history({"a": h, "b": h}, x="seconds")
-    assert isinstance(fig, Figure)
-    loss_ax, acc_ax = fig.axes[:2]
-    assert len(acc_ax.lines) == 4 and list(acc_ax.lines[1].get_xdata()) == [1.0, 2.0]
-    assert list(plot_history(h).axes[1].lines[0].get_xdata()) == [1, 2]
-    with pytest.raises(ValueError, match="epoch"):
-        plot_history(h, x="steps")
+def test_dtype_runs_the_forward_pass_in_that_precision_and_before_step_sees_every_batch():
+    model, calls = _model(), []
+    model[0].register_forward_hook(lambda module, inputs, output: calls.append(output.dtype))
+    run_epoch(model, _batches(), torch.device("cpu"), make_optimizer(model, lr=0.1), progress=False,
+              dtype=torch.bfloat16, before_step=calls.append)
+    assert calls == [0, torch.bfloat16, 1, torch.bfloat16]
+    run_epoch(model, _batches(), torch.device("cpu"), progress=False)
+    assert calls[-1] == torch.float32
 
 
-def test_plot_confusion_matrix_writes_every_count():
-    fig = plot_confusion_matrix([[3, 1], [0, 4]], ["a", "b"])
-    texts = sorted(t.get_text() for t in fig.axes[0].texts)
-    assert texts == ["0", "1", "3", "4"]
-    with pytest.raises(ValueError, match="classes"):
-        plot_confusion_matrix([[1]], ["a", "b"])
+# --- Pressing the stop button during training is a normal way to stop (issue: nothing silently wrong). ---
+
+TRAIN = """
+import time, torch
+from torch.utils.data import DataLoader, TensorDataset
+from course_utils.training import train
+
+class Slow(TensorDataset):          # 40 images at 0.05 s each: about 4 s an epoch (train + validation)
+    def __getitem__(self, i):
+        time.sleep(0.05)
+        return super().__getitem__(i)
+
+torch.manual_seed(0)
+loader = DataLoader(Slow(torch.rand(40, 3, 8, 8), torch.randint(0, 2, (40,))), batch_size=8)
+model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
+history = train(model, loader, loader, 50, checkpoint=CKPT, device="cpu", progress=False)
+print("RETURNED", history.epochs, history.interrupted)
+"""
+
+
+def _run(kc, code: str, timeout: float = 120, interrupt_when=None, km=None) -> tuple[str, list[str]]:
+    """Execute ``code``; return (stdout, error names). ``interrupt_when()`` true -> interrupt the kernel once."""
+    msg_id = kc.execute(code)
+    out, errors, deadline, interrupted = [], [], time.monotonic() + timeout, False
+    while time.monotonic() < deadline:
+        if interrupt_when is not None and not interrupted and interrupt_when():
+            km.interrupt_kernel()
+            interrupted = True
+        try:
+            msg = kc.get_iopub_msg(timeout=0.2)
+        except Exception:  # noqa: BLE001 - queue.Empty: nothing yet
+            continue
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            out.append(content["text"])
+        elif kind == "error":
+            errors.append(content["ename"])
+        elif kind == "status" and content["execution_state"] == "idle":
+            return "".join(out), errors
+    pytest.fail(f"the cell did not finish in {timeout} s; output so far: {''.join(out)[-2000:]}")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="interrupting a kernel is SIGINT on POSIX")
+def test_stopping_a_training_cell_returns_the_history_and_keeps_the_checkpoint(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        _, errors = _run(kc, f"CKPT = {str(ckpt)!r}")
+        assert errors == []
+        out, errors = _run(kc, TRAIN, interrupt_when=ckpt.is_file, km=km)
+        assert errors == [], f"the interrupt came out as {errors}: {out}"
+        assert "RETURNED" in out and "True" in out.split("RETURNED")[1], out
+        assert "Training stopped after" in out and "resume=True" in out, out
+        check = ("from course_utils.checkpoints import load_checkpoint\n"
+                 "state = load_checkpoint(CKPT)\n"
+                 "assert history.epochs >= 1 and state['epoch'] >= 1\n"
+                 "assert len(set(map(len, [history.train_loss, history.val_acc, history.seconds]))) == 1\n"
+                 "print('OK', history.epochs, state['epoch'])")
+        out, errors = _run(kc, check)
+        assert errors == [] and out.startswith("OK"), (errors, out)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

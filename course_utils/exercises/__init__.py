@@ -51,6 +51,20 @@ def call_safely(fn: Callable, *args, doing: str = "calling your answer") -> tupl
         return None, f"{doing} raised {type(err).__name__}: {str(err)[:300]}"
 
 
+def call_for_number(fn: Callable, *args, where: str) -> tuple[int | float | None, str | None]:
+    """Call the learner's function and read one number back: (number, None), or (None, what went wrong).
+
+    ``where`` starts both messages, e.g. ``"on an all-zero map"``.
+    """
+    got, err = call_safely(fn, *args)
+    if err:
+        return None, f"{where}: {err}"
+    value = as_number(got)
+    if value is None:
+        return None, f"{where} return one number, got {got!r:.60}."
+    return value, None
+
+
 def as_number(answer: object, whole: bool = False) -> int | float | None:
     """The learner's answer as a plain Python int or float, or None if it is not a number.
 
@@ -88,6 +102,25 @@ def number_check(what: str, whole: bool = False) -> Callable[[Callable], Callabl
             if value is None:
                 return report(False, f"give {what}, got {answer!r:.80}.")
             return check(value)
+        return checked
+    return decorate
+
+
+def callable_check(what: str, hint: int | None = None) -> Callable[[Callable], Callable]:
+    """Decorate a check whose answer is a function (or a transform): it then receives something it can call.
+
+    ``None`` gets "not attempted yet" and anything that cannot be called gets "your answer should
+    be <what>, got <its type>" (pointing to ``hint`` if given), so the check itself only tests what
+    the function does.
+    """
+    def decorate(check: Callable[[Callable], bool]) -> Callable[[object], bool]:
+        @functools.wraps(check)
+        def checked(answer: object) -> bool:
+            if answer is None:
+                return not_attempted()
+            if not callable(answer):
+                return report(False, f"your answer should be {what}, got {type(answer).__name__}.", hint=hint)
+            return check(answer)
         return checked
     return decorate
 

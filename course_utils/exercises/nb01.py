@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.exercises import as_number, call_safely, not_attempted, report
+from course_utils.exercises import as_number, call_safely, callable_check, not_attempted, report
 
 HINTS = {
     "conv_output": (
@@ -227,17 +227,13 @@ def _sgd_step_matches(model: nn.Linear, w: torch.Tensor, b: torch.Tensor, gw: to
             and torch.allclose(model.bias.detach(), b - _LR * gb, atol=1e-6))
 
 
+@callable_check("a function train_step(model, optimizer, x, y)", hint=1)
 def check_train_step(answer) -> bool:
     """``answer``: ``train_step(model, optimizer, x, y)`` doing one SGD step on F.cross_entropy; returns the loss.
 
     Called twice: a step that forgets ``zero_grad`` is right the first time (the gradients start
     empty) and wrong the second, when it adds the new gradient to the first one.
     """
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, "your answer should be a function train_step(model, optimizer, x, y), "
-                             f"got {type(answer).__name__}.", hint=1)
     model, x, y = _problem()
     optimizer = torch.optim.SGD(model.parameters(), lr=_LR)
     losses, history = [], []

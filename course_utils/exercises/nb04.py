@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import torch
 
-from course_utils.exercises import call_safely, not_attempted, report
+from course_utils.exercises import call_safely, callable_check, report
 from course_utils.images import load_image, shipped_images
 from course_utils.weights import get_weights
 
@@ -41,13 +41,9 @@ def _reference_tensor() -> torch.Tensor:
 
 # --- Exercise 1: write weights.transforms() by hand ---------------------------------------
 
+@callable_check("a transform you can call on a PIL image")
 def check_transform(answer) -> bool:
     """``answer``: a torchvision transform (PIL image -> tensor) equal to VGG11's own preprocessing."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, "your answer should be a transform you can call on a PIL image, "
-                             f"got {type(answer).__name__}.")
     if isinstance(answer, type(get_weights("vgg11").transforms())):  # torchvision's ImageClassification
         return report(False, "that is torchvision's own `weights.transforms()`; the exercise is to build the same "
                              "steps yourself with `T.Compose([...])`.", hint=2)
@@ -90,12 +86,9 @@ def solution_transform():
 
 # --- Exercise 2: feed an OpenCV image correctly ---------------------------------------------
 
+@callable_check("a function taking a NumPy array")
 def check_bgr_to_tensor(answer) -> bool:
     """``answer``: a function from a ``cv2.imread`` array (H, W, 3 uint8, BGR) to the model's input tensor."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function taking a NumPy array, got {type(answer).__name__}.")
     bgr = cv2.imread(str(_cat_path()))
     out, err = call_safely(answer, bgr.copy())
     if err and "ndarray" in err:  # a NumPy array handed to a transform that takes PIL images or tensors

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_utils.exercises import call_safely, not_attempted, report
+from course_utils.exercises import call_safely, callable_check, report
 
 HINTS = {
     "safe_predict": (
@@ -44,12 +44,9 @@ def _eval_probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model[3](model[1](model[0](x))).softmax(dim=1)
 
 
+@callable_check("a function f(model, x)")
 def check_safe_predict(answer) -> bool:
     """``answer``: ``f(model, x) -> probabilities``: the eval-mode ones from either mode, the mode given back."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function f(model, x), got {type(answer).__name__}.")
     model = _dropout_model().train()
     x = torch.randn(3, 8)
     expected = _eval_probabilities(model, x)
@@ -115,13 +112,9 @@ def _windows_through(linear: nn.Linear, x: torch.Tensor, k: int) -> torch.Tensor
     return out
 
 
+@callable_check("a function f(linear, in_channels, kernel_size)")
 def check_linear_to_conv(answer) -> bool:
     """``answer``: ``f(linear, in_channels, kernel_size)`` -> a convolution computing ``linear`` at every position."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function f(linear, in_channels, kernel_size), "
-                             f"got {type(answer).__name__}.")
     torch.manual_seed(0)
     linear, x = nn.Linear(4 * 3 * 3, 6), torch.randn(2, 4, 5, 7)  # reads a flattened 4 x 3 x 3 block
     conv, err = call_safely(answer, linear, 4, 3)

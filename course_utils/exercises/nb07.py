@@ -17,7 +17,7 @@ from functools import lru_cache
 import torch
 
 from course_utils.device import cpu_threads
-from course_utils.exercises import call_safely, not_attempted, report
+from course_utils.exercises import call_safely, callable_check, not_attempted, report
 
 HINTS = {
     "flip_augment": (
@@ -30,8 +30,8 @@ HINTS = {
     ),
     "most_confused": (
         "Section 4 of this notebook does the scoring: `predicted_labels(model, DataLoader(data, batch_size=250))` "
-        "gives (predictions, true labels), and `confusion_matrix(preds, labels, len(CLASSES))` counts them, one "
-        "row per true class and one column per prediction.",
+        "gives (predictions, true labels), and `confusion_matrix(preds, labels, num_classes=len(CLASSES))` "
+        "counts them, one row per true class and one column per prediction.",
         "The diagonal holds the right answers: set it to zero (`m.fill_diagonal_(0)`). The largest entry left "
         "is the most common mistake; `divmod(int(m.argmax()), len(CLASSES))` gives its (row, column), i.e. "
         "(true, predicted) as indices into `CLASSES`. If the whole matrix is then zero, there was no mistake: "
@@ -90,13 +90,10 @@ def _coin_problem(flips: torch.Tensor) -> str | None:
     return None
 
 
+@callable_check("a function of a batch of images")
 def check_flip_augment(answer) -> bool:
     """``answer``: ``f(images)`` that flips each image of a (B, 3, H, W) batch left-right with probability 1/2,
     each with its own coin, tossed anew at every call, and leaves its input unchanged."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function of a batch of images, got {type(answer).__name__}.")
     # Seed the check and leave the learner's random state as it was; one thread: 200 calls on a tiny batch
     # are quickest without threads waiting for each other.
     with torch.random.fork_rng(devices=[]), cpu_threads(1):
@@ -157,8 +154,8 @@ _CONFUSION_SEED = 2024
 def _mistakes() -> tuple[dict[tuple[int, int], int], int]:
     """({(true, predicted): count} for the wrong predictions, number of images), for the shipped model.
 
-    Counted with a plain loop, not with ``predict`` and ``confusion_matrix`` (the solution's
-    way). Computed once per session: the shipped model and the data never change.
+    Counted with a plain loop, not with ``predicted_labels`` and ``confusion_matrix`` (the
+    solution's way). Computed once per session: the shipped model and the data never change.
     """
     from torch.utils.data import DataLoader
 
@@ -223,7 +220,7 @@ def solution_most_confused():
 
     model = load_small_vgg(device="cpu")
     preds, labels = predicted_labels(model, DataLoader(ShapesDataset(1000, seed=2024), batch_size=250))
-    mistakes = confusion_matrix(preds, labels, len(CLASSES))
+    mistakes = confusion_matrix(preds, labels, num_classes=len(CLASSES))
     mistakes.fill_diagonal_(0)
     true, pred = divmod(int(mistakes.argmax()), len(CLASSES))
     return (CLASSES[true], CLASSES[pred]) if mistakes.any() else ()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_utils.exercises import call_safely, not_attempted, number_check, report
+from course_utils.exercises import call_safely, callable_check, not_attempted, number_check, report
 
 NUM_CLASSES = 5  # the shapes' classes
 
@@ -132,13 +132,10 @@ def _small_vgg11_layout() -> nn.Module:
     return build_vgg("A", num_classes=NUM_CLASSES, width=0.125, pool_size=1)
 
 
+@callable_check("a function f(model) -> optimizer")
 def check_param_groups(answer) -> bool:
     """``answer``: ``f(model)`` returning SGD (momentum 0.9) with the pretrained layers that fine-tune
     (block 5, fc6, fc7) at lr 0.001, the new head ``classifier[6]`` at lr 0.01, and blocks 1-4 left out."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function f(model) -> optimizer, got {type(answer).__name__}.")
     model = _small_vgg11_layout()
     opt, err = call_safely(answer, model)
     if err:

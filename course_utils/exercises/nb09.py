@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from course_utils.exercises import as_number, call_safely, not_attempted, number_check, report
+from course_utils.exercises import as_number, call_safely, callable_check, not_attempted, number_check, report
 
 _CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # VGG16's channels per block (Table 1, configuration D)
 
@@ -105,13 +105,9 @@ class _RaisesInForward(torch.nn.Module):
         raise RuntimeError("a bug later in this model's forward")
 
 
+@callable_check("a function record(model, module, x)")
 def check_record(answer) -> bool:
     """``answer``: a function ``record(model, module, x)`` returning ``module``'s output via a forward hook."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, "your answer should be a function record(model, module, x), "
-                             f"got {type(answer).__name__}.")
     from course_utils.architecture import build_vgg
 
     torch.manual_seed(0)

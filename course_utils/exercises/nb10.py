@@ -11,7 +11,7 @@ import torch
 import torchvision
 from torch import nn
 
-from course_utils.exercises import call_safely, not_attempted, report
+from course_utils.exercises import call_safely, callable_check, not_attempted, report
 
 HINTS = {
     "gradcam_map": (
@@ -48,12 +48,9 @@ def _reference_map(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return (alpha @ a.reshape(c, h * w)).reshape(h, w).clamp(min=0)
 
 
+@callable_check("a function gradcam_map(A, dA)")
 def check_gradcam_map(answer) -> bool:
     """``answer``: a function ``gradcam_map(A, dA) -> (h, w)`` for one image's (C, h, w) activation and gradient."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function gradcam_map(A, dA), got {type(answer).__name__}.")
     gen = torch.Generator().manual_seed(7)
     a = torch.rand(16, 5, 7, generator=gen)  # non-square on purpose
     g = torch.randn(16, 5, 7, generator=gen) * 0.1
@@ -186,12 +183,9 @@ def _cam_by_occlusion(a: torch.Tensor, head: nn.Linear, c: int) -> torch.Tensor:
     return (scores * h * w).reshape(h, w)
 
 
+@callable_check("a function cam_map(A, fc_weight, c)")
 def check_cam_map(answer) -> bool:
     """``answer``: a function ``cam_map(A, fc_weight, c) -> (h, w)``: Zhou et al.'s CAM for class ``c``."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function cam_map(A, fc_weight, c), got {type(answer).__name__}.")
     gen = torch.Generator().manual_seed(3)
     a = torch.rand(6, 4, 5, generator=gen)  # K=6 channels, a non-square 4 x 5 map
     head = nn.Linear(6, 3)

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from course_utils.exercises import as_number, call_safely, not_attempted, report
+from course_utils.exercises import call_for_number, call_safely, callable_check, report
 
 HINTS = {
     "pointing": (
@@ -41,12 +41,9 @@ HINTS = {
 # --- Exercise 1: the pointing game by hand -------------------------------------------------
 
 
+@callable_check("a function hit(heatmap, mask)")
 def check_pointing(answer) -> bool:
     """``answer``: a function ``hit(heatmap, mask) -> bool``: is the heat map's peak on the object?"""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function hit(heatmap, mask), got {type(answer).__name__}.")
     mask = torch.zeros(6, 10)
     mask[1:3, 6:9] = 1
     for r, c in [(2, 7), (4, 7), (2, 2), (1, 8), (5, 9)]:
@@ -89,19 +86,13 @@ def _energy_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, float]]:
     return cases
 
 
+@callable_check("a function energy(heatmap, mask)")
 def check_energy(answer) -> bool:
     """``answer``: a function ``energy(heatmap, mask) -> float``: the share of the map's total on the mask."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function energy(heatmap, mask), got {type(answer).__name__}.")
     for what, heatmap, mask, expected in _energy_cases():
-        got, err = call_safely(answer, heatmap.clone(), mask.clone())
-        if err:
-            return report(False, f"on {what}: {err}")
-        value = as_number(got)
-        if value is None:
-            return report(False, f"on {what} return one number, got {got!r:.60}.")
+        value, problem = call_for_number(answer, heatmap.clone(), mask.clone(), where=f"on {what}")
+        if problem:
+            return report(False, problem)
         if math.isnan(value):
             return report(False, f"on {what} you returned NaN: 0 / 0. An all-zero map has no energy on the mask "
                                  "or anywhere: return 0.0 when the map's total is 0.", hint=2)
@@ -155,20 +146,14 @@ def _dense_ranks(v: torch.Tensor) -> torch.Tensor:
     return torch.unique(v, return_inverse=True)[1]
 
 
+@callable_check("a function spearman_corr(a, b)")
 def check_spearman(answer) -> bool:
     """``answer``: a function ``spearman_corr(a, b) -> float`` with average ranks for ties."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"your answer should be a function spearman_corr(a, b), got {type(answer).__name__}.")
     for a, b, expected, what in _SPEARMAN_CASES:
         ta, tb = torch.tensor(a).reshape(1, -1), torch.tensor(b).reshape(1, -1)   # maps: (1, n)
-        got, err = call_safely(answer, ta.clone(), tb.clone())
-        if err:
-            return report(False, f"when {what}: {err}")
-        value = as_number(got)
-        if value is None:
-            return report(False, f"when {what} return one number, got {got!r:.60}.")
+        value, problem = call_for_number(answer, ta.clone(), tb.clone(), where=f"when {what}")
+        if problem:
+            return report(False, problem)
         if abs(value - expected) > 1e-6:
             if what == "b has ties" and abs(value - 1.0) < 1e-6:
                 return report(False, "with ties you returned 1.0: tied values must share their average rank "

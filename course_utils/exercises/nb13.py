@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from course_utils.exercises import call_safely, not_attempted, number_check, report
+from course_utils.exercises import call_safely, callable_check, number_check, report
 
 HINTS = {
     "scaled_lr": (
@@ -84,13 +84,10 @@ def _as_indices(out: object) -> list[int] | None:
         return None
 
 
+@callable_check("a function f(n, rank, world_size)")
 def check_shard(answer) -> bool:
     """``answer``: ``f(n, rank, world_size)``, the indices of ``range(n)`` that rank gets, in order,
     as ``DistributedSampler(..., shuffle=False)`` deals them."""
-    if answer is None:
-        return not_attempted()
-    if not callable(answer):
-        return report(False, f"give a function f(n, rank, world_size), got {type(answer).__name__}.")
     for n, world in CASES:
         expected = _dealt(n, world)
         for rank in range(world):

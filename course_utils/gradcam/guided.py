@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -87,8 +88,9 @@ def guided_gradcam(
     return guided * result.maps.unsqueeze(1)
 
 
-def to_image(attribution: torch.Tensor) -> torch.Tensor:
-    """A (3, H, W) gradient as an (H, W, 3) picture in [0, 1]: centred on grey, clipped at about 3 std."""
+def to_image(attribution: torch.Tensor) -> np.ndarray:
+    """A (3, H, W) gradient as an (H, W, 3) float array in [0, 1] for plt.imshow, like every picture
+    the course draws (``images.to_numpy_image``): centred on grey, clipped at about 3 std."""
     a = attribution.detach().float()
     a = (a - a.mean()) / (a.std() + 1e-12) * 0.15 + 0.5
-    return a.clamp(0, 1).permute(1, 2, 0).cpu()
+    return a.clamp(0, 1).permute(1, 2, 0).cpu().numpy()

@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 
 
-def _batched(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _maps_and_masks(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maps and masks as float (B, H, W) tensors on the CPU, one map per mask, or a clear error."""
     maps, masks = torch.as_tensor(maps).detach().float().cpu(), torch.as_tensor(masks).float().cpu()
     if maps.dim() == 2:
         maps = maps[None]
@@ -38,7 +39,7 @@ def _batched(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, tor
     if maps.shape != masks.shape:
         raise ValueError(
             f"maps {tuple(maps.shape)} and masks {tuple(masks.shape)} must have the same (B, H, W) shape; "
-            "upsample the maps to the image size first (GradCAM.cam does)."
+            "upsample the maps to the image size first (`cam(x, targets)` of a GradCAM does)."
         )
     return maps, masks
 
@@ -68,7 +69,7 @@ def pointing_game(maps: torch.Tensor, masks: torch.Tensor, tolerance: int = 0) -
     tolerance grows the mask by a square of ``tolerance`` pixels, slightly more lenient
     than a disc. On the 64x64 shapes the default 0 asks for the exact pixel.
     """
-    maps, masks = _batched(maps, masks)
+    maps, masks = _maps_and_masks(maps, masks)
     rows, cols = peak_location(maps).unbind(1)
     target = dilate(masks, tolerance)
     hit = target[torch.arange(len(maps)), rows, cols] > 0.5
@@ -77,9 +78,10 @@ def pointing_game(maps: torch.Tensor, masks: torch.Tensor, tolerance: int = 0) -
 
 def energy_in_mask(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """(B,) fraction of each map's total value that lies inside its mask (0 for an all-zero map)."""
-    maps, masks = _batched(maps, masks)
+    maps, masks = _maps_and_masks(maps, masks)
     if (maps < 0).any():
-        raise ValueError("energy_in_mask needs non-negative maps (apply the ReLU / use GradCAM.cam's output).")
+        raise ValueError("energy_in_mask needs non-negative maps (apply the ReLU, or use the maps that "
+                         "`cam(x, targets)` returns).")
     total = maps.sum(dim=(1, 2))
     inside = (maps * masks).sum(dim=(1, 2))
     return torch.where(total > 0, inside / total.clamp(min=1e-12), torch.zeros_like(total))
@@ -172,7 +174,8 @@ class GroundTruthScores:
         return self.area.mean().item()
 
 
-def _batches(dataset, n: int | None, batch_size: int):
+def _dataset_batches(dataset, n: int | None, batch_size: int):
+    """The first ``n`` items of a shapes dataset as stacked (images, labels, masks) batches."""
     n = len(dataset) if n is None else min(n, len(dataset))
     for start in range(0, n, batch_size):
         items = [dataset[i] for i in range(start, min(start + batch_size, n))]
@@ -185,7 +188,7 @@ def score_shapes(cam, dataset, n: int | None = None, batch_size: int = 50, toler
     Each image is explained for its *true* class. Items are (image, label, mask).
     """
     hits, energy, area = [], [], []
-    for images, labels, masks in _batches(dataset, n, batch_size):
+    for images, labels, masks in _dataset_batches(dataset, n, batch_size):
         maps = cam(images, labels)
         hits.append(pointing_game(maps, masks, tolerance))
         energy.append(energy_in_mask(maps, masks))
@@ -200,7 +203,7 @@ def score_two_shapes(cam, dataset, n: int | None = None, batch_size: int = 50, t
     model twice, once per class, as a batch of 2B with the images repeated.
     """
     parts = []
-    for images, labels, masks in _batches(dataset, n, batch_size):
+    for images, labels, masks in _dataset_batches(dataset, n, batch_size):
         b = len(images)
         maps = cam(images.repeat_interleave(2, dim=0), labels.reshape(-1))
         parts.append(class_discrimination(maps.view(b, 2, *maps.shape[-2:]), masks, tolerance))

@@ -95,8 +95,3 @@ def overlay(image, heatmap, alpha: float = 0.4, colormap: int | str = DEFAULT_CO
     img = as_float_image(image)
     hm = resize_map(heatmap, img.shape[0], img.shape[1])
     return (1 - alpha) * img + alpha * colorize(hm, colormap)
-
-
-def seed_resize(heatmap: np.ndarray, image: torch.Tensor) -> np.ndarray:
-    """The snippet's resize, kept to show the slip: returns shape (W, H) for an (B, C, H, W) image."""
-    return cv2.resize(np.asarray(heatmap, np.float32), (image.size(2), image.size(3)))

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from course_utils.architecture import build_vgg
+from course_utils.device import cpu_threads
 from course_utils.gradcam.metrics import (
     Discrimination,
     class_discrimination,
@@ -122,17 +122,16 @@ def test_spearman_known_values():
         spearman(torch.zeros(3), torch.zeros(4))
 
 
-def test_cascade_order_top_down_with_batch_norm():
-    model = build_vgg("A", width=0.125, num_classes=5, hidden=32, pool_size=1, batch_norm=True)
+def test_cascade_order_top_down_with_batch_norm(tiny_vgg):
+    model = tiny_vgg(num_classes=5, hidden=32, batch_norm=True)
     order = cascade_order(model)
     names = [n for n, _ in order]
     assert names[:3] == ["fc8", "fc7", "fc6"] and names[-1] == "conv1_1"
     assert len(order[-1][1]) == 2  # conv1_1 goes with bn1_1
 
 
-def test_cascading_randomization_mechanics():
-    torch.manual_seed(0)
-    model = build_vgg("A", width=0.125, num_classes=5, hidden=32, pool_size=1).eval()
+def test_cascading_randomization_mechanics(tiny_vgg):
+    model = tiny_vgg(num_classes=5, hidden=32)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
@@ -157,10 +156,8 @@ def small_vgg():
 
     if not SMALL_VGG_PATH.is_file():
         pytest.skip(f"{SMALL_VGG_PATH} is not there yet: run scripts/train_small_vgg.py")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_small_vgg(device="cpu")
-    torch.set_num_threads(threads)
+    with cpu_threads(1):
+        yield load_small_vgg(device="cpu")
 
 
 @pytest.fixture(scope="module")
