@@ -27,9 +27,14 @@ def pytest_configure(config):
         return
     from standin_weights import STANDIN_TORCH_HOME, write_standins
 
-    write_standins(STANDIN_TORCH_HOME)
     os.environ["TORCH_HOME"] = str(STANDIN_TORCH_HOME)
     os.environ["COURSE_OFFLINE"] = "1"
+    # With pytest-xdist the controller runs no test: its workers write the files, each starting
+    # with a different one, while the controller does not import torch at all.
+    worker = getattr(config, "workerinput", {}).get("workerid")  # "gw0", "gw1", or None
+    if worker is None and getattr(config.option, "numprocesses", None):
+        return
+    write_standins(STANDIN_TORCH_HOME, first=int(worker[2:]) if worker else 0)
 
 
 def _measured_seconds() -> dict[str, float]:

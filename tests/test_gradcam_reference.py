@@ -29,9 +29,25 @@ import torchvision
 from course_utils.gradcam import GradCAM, GradCAMPlusPlus, GuidedBackprop, scale_maps, upsample
 from course_utils.layer_names import get_layer
 
-pgc = pytest.importorskip("pytorch_grad_cam")
-captum_attr = pytest.importorskip("captum.attr")
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
+
+# The libraries are imported when a test first needs them, not when the file is collected: they
+# bring scikit-learn and SciPy (about 2 s), which every test worker would pay while collecting.
+@pytest.fixture(scope="module")
+def pgc():
+    return pytest.importorskip("pytorch_grad_cam")
+
+
+@pytest.fixture(scope="module")
+def captum_attr():
+    return pytest.importorskip("captum.attr")
+
+
+@pytest.fixture(scope="module")
+def class_target(pgc):
+    """pytorch-grad-cam's way to name the class to explain: ``class_target(281)``."""
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    return ClassifierOutputTarget
 
 LAST_RELU = {"vgg11": "relu5_2", "vgg16": "relu5_3"}
 
@@ -83,17 +99,17 @@ def ours_at(model, which: str, h: int, w: int, targets: list[int]):
 
 @pytest.mark.parametrize("which", ["last_relu", "pool5"])
 @pytest.mark.parametrize("h, w, targets", CASES)
-def test_gradcam_equals_pytorch_grad_cam(model, which, h, w, targets):
+def test_gradcam_equals_pytorch_grad_cam(model, which, h, w, targets, pgc, class_target):
     x, ours, layer = ours_at(model, which, h, w, targets)
     with pgc.GradCAM(model, [layer]) as theirs:
-        expected = torch.from_numpy(theirs(x, [ClassifierOutputTarget(t) for t in targets]))
+        expected = torch.from_numpy(theirs(x, [class_target(t) for t in targets]))
     assert expected.shape == ours.maps.shape == (2, h, w)
     torch.testing.assert_close(comparable(ours.raw, (h, w)), expected, rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("which", ["last_relu", "pool5"])
 @pytest.mark.parametrize("h, w, targets", CASES)
-def test_gradcam_raw_map_equals_captum(model, which, h, w, targets):
+def test_gradcam_raw_map_equals_captum(model, which, h, w, targets, captum_attr):
     x, ours, layer = ours_at(model, which, h, w, targets)
     theirs = captum_attr.LayerGradCam(model, layer).attribute(x, target=targets)
     assert theirs.shape == (2, 1) + ours.raw.shape[1:]
@@ -106,26 +122,26 @@ def test_gradcam_raw_map_equals_captum(model, which, h, w, targets):
     torch.testing.assert_close(upsample(F.relu(ours.raw), (h, w)) / scale, theirs_up[:, 0] / scale, rtol=0, atol=1e-5)
 
 
-def test_square_input_same_target(model):
+def test_square_input_same_target(model, pgc, class_target):
     x = inputs(64, 64)
     name = LAST_RELU[model.arch]
     ours = GradCAM(model, name).explain(x, [7, 7])
     with pgc.GradCAM(model, [get_layer(model, name)]) as theirs:
-        expected = torch.from_numpy(theirs(x, [ClassifierOutputTarget(7)] * 2))
+        expected = torch.from_numpy(theirs(x, [class_target(7)] * 2))
     torch.testing.assert_close(comparable(ours.raw, (64, 64)), expected, rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("h, w, targets", CASES)
-def test_gradcam_plus_plus_equals_pytorch_grad_cam(model, h, w, targets):
+def test_gradcam_plus_plus_equals_pytorch_grad_cam(model, h, w, targets, pgc, class_target):
     name = LAST_RELU[model.arch]
     x = inputs(h, w)
     ours = GradCAMPlusPlus(model, name, eps=1e-6).explain(x, targets)  # their eps, see docstring
     with pgc.GradCAMPlusPlus(model, [get_layer(model, name)]) as theirs:
-        expected = torch.from_numpy(theirs(x, [ClassifierOutputTarget(t) for t in targets]))
+        expected = torch.from_numpy(theirs(x, [class_target(t) for t in targets]))
     torch.testing.assert_close(comparable(ours.raw, (h, w)), expected, rtol=0, atol=1e-4)
 
 
-def test_guided_backprop_equals_captum(model):
+def test_guided_backprop_equals_captum(model, captum_attr):
     x = inputs(96, 128)
     targets = [3, 811]
     ours = GuidedBackprop(model)(x, targets)
