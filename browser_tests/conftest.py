@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from course_notebooks import NOTEBOOKS
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = REPO / ".cache" / "screenshots"
@@ -128,7 +129,7 @@ def lab(tmp_path_factory) -> Lab:
     home = tmp_path_factory.mktemp("lab")
     root = home / "notebooks"
     root.mkdir()
-    for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
+    for notebook in NOTEBOOKS:
         shutil.copy2(notebook, root / notebook.name)
     for relative, values in LAB_SETTINGS.items():
         path = home / "settings" / relative

@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from course_utils.device import cpu_threads
 from course_utils.gradcam.metrics import (
     Discrimination,
     class_discrimination,
@@ -146,53 +145,3 @@ def test_cascading_randomization_mechanics(tiny_vgg):
     assert result.correlations[0].tolist() == [1.0, 1.0]
     assert result.mean()[-1] < 0.99  # randomising the classifier changed the gradients
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # original untouched
-
-
-# ---------------------------------------------------------------- on the shipped, trained small VGG
-
-@pytest.fixture(scope="module")
-def small_vgg():
-    from course_utils.small_vgg import SMALL_VGG_PATH, load_small_vgg
-
-    if not SMALL_VGG_PATH.is_file():
-        pytest.skip(f"{SMALL_VGG_PATH} is not there yet: run scripts/train_small_vgg.py")
-    with cpu_threads(1):
-        yield load_small_vgg(device="cpu")
-
-
-@pytest.fixture(scope="module")
-def held_out():
-    from course_utils.data import ShapesDataset, TwoShapesDataset
-    from course_utils.small_vgg import RECIPE, SMALL_VGG_INPUT
-
-    seed = RECIPE["test_seed"]
-    return ShapesDataset(150, seed=seed, size=SMALL_VGG_INPUT), TwoShapesDataset(150, seed=seed, size=SMALL_VGG_INPUT)
-
-
-def test_gradcam_points_at_the_object_well_above_chance(small_vgg, held_out):
-    from course_utils.gradcam import GradCAM
-
-    one, two = held_out
-    cam = GradCAM(small_vgg, "relu4_2")
-    scores = score_shapes(cam, one)
-    assert scores.hit_rate > 2 * scores.chance, (scores.hit_rate, scores.chance)
-    assert scores.mean_energy > scores.chance + 0.1
-    d = score_two_shapes(cam, two)
-    assert d.own_rate > d.other_rate + 0.2, (d.own_rate, d.other_rate)
-    assert d.energy_margin > 0
-
-
-def test_sanity_check_gradcam_decorrelates_guided_backprop_does_not(small_vgg, held_out):
-    from course_utils.gradcam.sanity import gradcam_explainer, guided_backprop_explainer
-
-    one, _ = held_out
-    x = torch.stack([one[i][0] for i in range(12)])
-    y = torch.tensor([one[i][1] for i in range(12)])
-    gc = cascading_randomization(small_vgg, x, y, gradcam_explainer("relu4_2"))
-    gb = cascading_randomization(small_vgg, x, y, guided_backprop_explainer())
-    steps = gc.steps
-    assert steps == gb.steps and steps[0] == "original" and steps[-1] == "conv1_1"
-    at = steps.index("conv4_2")
-    assert gc.mean()[-1] < 0.5  # everything random: Grad-CAM's map has changed
-    assert gb.mean()[steps.index("fc6")] > 0.9  # classifier random: Guided Backprop has not
-    assert gb.mean()[at] > gc.mean()[at] + 0.3

@@ -89,3 +89,30 @@ def test_spearman_check_rejects_dense_and_argsort_ranks(capsys):
     assert "ranks must skip" in capsys.readouterr().out
     assert nb11.check_spearman(pearson_of(lambda v: v.argsort())) is False
     assert "*positions*" in capsys.readouterr().out
+
+
+# --- what the course's metrics say of the shipped model ---------------------------------------
+
+def test_gradcam_points_at_the_object_well_above_chance(small, held_out):
+    one, two = held_out
+    cam = GradCAM(small, "relu4_2")
+    scores = score_shapes(cam, one)
+    assert scores.hit_rate > 2 * scores.chance, (scores.hit_rate, scores.chance)
+    assert scores.mean_energy > scores.chance + 0.1
+    d = score_two_shapes(cam, two)
+    assert d.own_rate > d.other_rate + 0.2, (d.own_rate, d.other_rate)
+    assert d.energy_margin > 0
+
+
+def test_sanity_check_gradcam_decorrelates_guided_backprop_does_not(small, held_out):
+    one, _ = held_out
+    x = torch.stack([one[i][0] for i in range(12)])
+    y = torch.tensor([one[i][1] for i in range(12)])
+    gc = cascading_randomization(small, x, y, gradcam_explainer("relu4_2"))
+    gb = cascading_randomization(small, x, y, guided_backprop_explainer())
+    steps = gc.steps
+    assert steps == gb.steps and steps[0] == "original" and steps[-1] == "conv1_1"
+    at = steps.index("conv4_2")
+    assert gc.mean()[-1] < 0.5  # everything random: Grad-CAM's map has changed
+    assert gb.mean()[steps.index("fc6")] > 0.9  # classifier random: Guided Backprop has not
+    assert gb.mean()[at] > gc.mean()[at] + 0.3
