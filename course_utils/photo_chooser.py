@@ -34,11 +34,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import ipywidgets as widgets
-from IPython.display import display
 from PIL import Image
 
 from course_utils.images import load_image, shipped_images
-from course_utils.widgets import _cell_id, _shown, close_widget
+from course_utils.widgets import show_once_per_cell
 
 # Colab's own upload: what the chooser says there, next to its button.
 COLAB_HELP = ("On Colab, ipywidgets' upload button drops photos of 1 MB or more (ipywidgets issue 3452), "
@@ -148,18 +147,17 @@ def photo_chooser(draw: Callable[[Image.Image, str], None], photos: dict[str, Pa
         upload.observe(on_upload, names="value")
     open_button.on_click(on_open)
 
-    key = ("photo_chooser", draw.__qualname__, _cell_id())
-    if key in _shown:
-        close_widget(_shown.pop(key))
     ui = widgets.VBox([widgets.HBox([shipped, upload]), widgets.HBox([path_box, open_button]), message,
                        *colab_parts, out])
-    choose(photos[initial], initial, "the course's photo")
-    # The upload travels to the kernel in one websocket message, and Jupyter's server (tornado's
-    # websocket_max_message_size, 10 MiB by default; ServerApp.tornado_settings raises it) drops a
-    # bigger one without a word: measured here, 8.3 MiB arrived, 10.9 MiB did not.
-    if not on_colab():
-        message.value += (" Or bring your own: upload a photo (up to about 10 MB; a bigger one fails "
-                          "silently: type its path instead) or type its path.")
-    _shown[key] = ui
-    display(ui)
-    return ui
+
+    def build() -> widgets.VBox:  # runs after the cell's previous chooser is closed
+        choose(photos[initial], initial, "the course's photo")
+        # The upload travels to the kernel in one websocket message, and Jupyter's server (tornado's
+        # websocket_max_message_size, 10 MiB by default; ServerApp.tornado_settings raises it) drops a
+        # bigger one without a word: measured here, 8.3 MiB arrived, 10.9 MiB did not.
+        if not on_colab():
+            message.value += (" Or bring your own: upload a photo (up to about 10 MB; a bigger one fails "
+                              "silently: type its path instead) or type its path.")
+        return ui
+
+    return show_once_per_cell(f"photo_chooser {draw.__qualname__}", build)

@@ -55,6 +55,20 @@ def close_widget(widget: widgets.Widget) -> None:
     widget.close()
 
 
+def show_once_per_cell(kind: str, build: Callable[[], widgets.VBox]) -> widgets.VBox:
+    """Display the widget ``build()`` makes, first closing the one of this ``kind`` the cell showed before.
+
+    Run a cell again and its old explorer is closed before the new one is built (see ``_shown``).
+    """
+    key = (kind, _cell_id())
+    if key in _shown:
+        close_widget(_shown.pop(key))
+    ui = build()
+    _shown[key] = ui
+    display(ui)
+    return ui
+
+
 def explorer(rows: list[list[widgets.Widget]], draw: Callable[[], None]) -> widgets.VBox:
     """Lay the controls out in rows above an output area; redraw into it whenever one changes.
 
@@ -62,24 +76,21 @@ def explorer(rows: list[list[widgets.Widget]], draw: Callable[[], None]) -> widg
     the start and again, into a cleared output, after every change. Showing an explorer
     again from the same cell (a re-run) first closes the one it showed before.
     """
-    key = (draw.__qualname__, _cell_id())
-    if key in _shown:
-        close_widget(_shown.pop(key))
-    out = widgets.Output()
+    def build() -> widgets.VBox:
+        out = widgets.Output()
 
-    def redraw(_=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            draw()
+        def redraw(_=None) -> None:
+            with out:
+                out.clear_output(wait=True)
+                draw()
 
-    for row in rows:
-        for control in row:
-            control.observe(redraw, names="value")
-    redraw()
-    ui = widgets.VBox([widgets.HBox(row) for row in rows] + [out])
-    _shown[key] = ui
-    display(ui)
-    return ui
+        for row in rows:
+            for control in row:
+                control.observe(redraw, names="value")
+        redraw()
+        return widgets.VBox([widgets.HBox(row) for row in rows] + [out])
+
+    return show_once_per_cell(draw.__qualname__, build)
 
 
 # --- How big is each configuration? ----------------------------------------------------

@@ -20,6 +20,7 @@ from PIL import Image
 from course_utils import photo_chooser as chooser_module
 from course_utils.images import shipped_images
 from course_utils.photo_chooser import photo_chooser
+from course_utils.widgets import close_widget
 
 
 def jpeg_bytes(size=(40, 30), color=(200, 30, 30)) -> bytes:
@@ -67,7 +68,7 @@ def holds_bytes(state) -> bool:
 def chooser():
     c = Chooser(initial="cat")
     yield c
-    chooser_module.close_widget(c.ui)
+    close_widget(c.ui)
 
 
 def test_the_first_photo_drawn_is_a_shipped_one(chooser):
@@ -130,7 +131,7 @@ def test_warnings_from_load_image_are_shown(monkeypatch):
     monkeypatch.setattr(chooser_module, "load_image", adjusting_load_image)
     c = Chooser()
     assert "cropped to its centre" in c.message.value and len(c.drawn) == 1
-    chooser_module.close_widget(c.ui)
+    close_widget(c.ui)
 
 
 def test_showing_it_again_closes_the_one_before():
@@ -140,7 +141,7 @@ def test_showing_it_again_closes_the_one_before():
     first = photo_chooser(draw)
     second = photo_chooser(draw)
     assert first.comm is None and second.comm is not None
-    chooser_module.close_widget(second)
+    close_widget(second)
 
 
 def test_unknown_initial_photo():
@@ -171,7 +172,7 @@ def test_on_colab_the_button_uses_colabs_own_upload(colab):
     colab.clear()  # the dialog cancelled: nothing happens
     c.upload.click()
     assert len(c.drawn) == 2
-    chooser_module.close_widget(c.ui)
+    close_widget(c.ui)
 
 
 def test_a_strip_is_cropped_and_the_chooser_says_so(chooser):
@@ -193,4 +194,4 @@ def test_when_colabs_upload_fails_the_chooser_says_what_to_do(monkeypatch):
     c = Chooser()
     c.upload.click()
     assert len(c.drawn) == 1 and "Files panel" in c.message.value and "executed" in c.message.value
-    chooser_module.close_widget(c.ui)
+    close_widget(c.ui)
