@@ -1,4 +1,4 @@
-"""course_utils.counting: the layer table's shapes, multiply-adds and memory, and the FLOP cross-check.
+"""course_utils.counting: parameters and multiply-adds against torchvision, the tables, the FLOP cross-check.
 
 Expected values come from torchvision's metadata, from the paper, or from arithmetic
 written out here independently of the code under test.
@@ -8,12 +8,48 @@ from __future__ import annotations
 
 import pytest
 import torch
-from meta_models import meta_vgg
+import torchvision
+from meta_models import TORCHVISION_VGGS, meta_torchvision, meta_vgg
 from torch import nn
 
 from course_utils import counting
-from course_utils.architecture import build_vgg
-from course_utils.counting import cross_check_flops, layer_table
+from course_utils.architecture import CONFIGS, build_vgg
+from course_utils.counting import configurations_table, count_parameters, cross_check_flops, layer_table
+
+# --- Counts pinned against torchvision's metadata and the configurations table ---------------
+
+@pytest.mark.parametrize("name", TORCHVISION_VGGS)
+def test_params_and_gflops_match_torchvision_meta(name):
+    meta = torchvision.models.get_model_weights(name).DEFAULT.meta
+    table = layer_table(meta_vgg(name, batch_norm=name.endswith("_bn")))
+    assert table.params == meta["num_params"]
+    assert abs(table.gmacs - meta["_ops"]) / meta["_ops"] < 0.005
+    # Tighter: torchvision rounds to three decimals, and so do we agree.
+    assert round(table.gmacs, 3) == pytest.approx(meta["_ops"], abs=1e-9)
+
+
+def test_layer_table_counts_torchvision_models_too():
+    table = layer_table(meta_torchvision("vgg16_bn"))
+    assert table.params == torchvision.models.get_model_weights("vgg16_bn").DEFAULT.meta["num_params"]
+    assert {r.paper_name for r in table} >= {"conv5_3", "bn5_3", "relu5_3", "pool5", "fc8"}
+
+
+def test_params_equal_counting_the_model_itself():
+    for key in CONFIGS:
+        model = meta_vgg(key)
+        assert layer_table(model).params == count_parameters(model) == sum(p.numel() for p in model.parameters())
+
+
+def test_configurations_table_is_built_from_configs():
+    table = configurations_table()
+    assert len(table.headers) == 1 + len(CONFIGS)
+    block3 = table.rows[2]
+    assert "conv1-256" in block3[3] and all("conv1-256" not in cell for i, cell in enumerate(block3[1:]) if i != 2)
+    assert block3[5].count("conv3-256") == 4  # E has four 3x3 convs in block 3
+    params_row = table.rows[-1]
+    assert params_row[4] == f"{count_parameters(meta_vgg('D')):,}"
+    assert "<table>" in table._repr_html_() and "conv3-64" in str(table)
+
 
 # --- layer_table: shapes, MACs, memory ------------------------------------------------------
 
