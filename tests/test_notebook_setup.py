@@ -92,7 +92,7 @@ def test_the_index_counts_every_way_a_notebook_imports_a_module(sync, tmp_path):
     code = ("from course_utils import distributed as D\nfrom course_utils import launch  # torchrun\n"
             "from course_utils import (\n    data,\n    viz,\n)\nimport course_utils.weights\n"
             "from course_utils.gradcam.base import BaseCAM\n")
-    notebook = {"cells": [{"cell_type": "code", "source": code, "metadata": {}, "outputs": [],
+    notebook = {"cells": [{"cell_type": "code", "id": "imports", "source": code, "metadata": {}, "outputs": [],
                            "execution_count": None}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     path = tmp_path / "99_imports.ipynb"
     path.write_text(json.dumps(notebook))
