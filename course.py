@@ -1,5 +1,7 @@
 """The course's launcher: every command a learner or an instructor needs, standard library only.
 
+(It also reads ``course_utils/launch.py``, which is standard library only too, for ``cpu_cores``.)
+
     py course.py lab               (Windows)        python3 course.py lab     (macOS, Linux)
     py course.py test                               python3 course.py test
     python3 course.py --help                        every command, one line each
@@ -34,6 +36,8 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+
+from course_utils.launch import cpu_cores  # standard library only: runs before .venv exists
 
 REPO = Path(__file__).resolve().parent
 PYPROJECT = REPO / "pyproject.toml"
@@ -592,14 +596,6 @@ def cmd_install(opts: argparse.Namespace) -> int:
     set_up(opts)
     print(f"course.py: {opts.venv} is ready.")
     return 0
-
-
-def cpu_cores() -> int:
-    """The cores this process may use (a container's share, not the whole machine's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity call
-        return os.cpu_count() or 1
 
 
 def parallel_test_options(cores: int, environ: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:

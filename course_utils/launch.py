@@ -4,7 +4,7 @@ Notebook 13 runs ``scripts/train_ddp.py`` under torchrun from a cell. ``torchrun
 the command with the kernel's own Python, ``run_streaming`` runs it and prints each line as it
 comes (a cell would otherwise show nothing until the end), and ``cpu_cores`` says how many
 cores there are to share among the processes. Standard library only: the launching side needs
-no torch.
+no torch, and `course.py` (which runs before the course's environment exists) uses ``cpu_cores`` too.
 """
 
 from __future__ import annotations

@@ -14,9 +14,7 @@ from torch import nn
 
 from course_utils.architecture import build_vgg
 from course_utils.counting import count_parameters
-from course_utils.layer_names import (
-    paper_names,
-)
+from course_utils.layer_names import paper_names
 
 # --- torchvision's own VGGs, layer for layer ----------------------------------------------------
 

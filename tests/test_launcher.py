@@ -509,3 +509,12 @@ def test_tests_run_on_two_workers_with_their_share_of_the_cores():
 def test_benchmark_runs_every_script_in_benchmarks():
     """`course.py benchmark` (and `make benchmark`) runs each timing script, a new one included."""
     assert sorted(course.BENCHMARKS) == sorted(p.name for p in (REPO / "benchmarks").glob("*.py"))
+
+
+def test_the_launcher_runs_on_a_python_without_the_course_installed(tmp_path):
+    """course.py runs before .venv exists: it, and the course_utils.launch it reads, need nothing beyond
+    the standard library. `-S`: a Python without site-packages (no torch, no numpy), started elsewhere."""
+    result = subprocess.run([sys.executable, "-S", "-E", str(REPO / "course.py"), "--help"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "usage" in result.stdout

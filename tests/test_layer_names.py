@@ -1,7 +1,6 @@
 """course_utils.layer_names: the paper's layer names and PyTorch's module names, both ways.
 
-Expected values come from torchvision's metadata, from the paper, or from arithmetic
-written out here independently of the code under test.
+The expected module names are read off torchvision's own VGGs (``print(vgg16.features)``).
 """
 
 from __future__ import annotations
