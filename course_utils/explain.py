@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
 
+from course_utils import launch
 from course_utils.gradcam import GradCAM, GradCAMPlusPlus, GuidedBackprop, overlay, to_image
 from course_utils.images import load_image, to_numpy_image
 from course_utils.inference import Prediction, class_indices, class_name, preprocess_batch, topk
@@ -319,4 +320,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    launch.exit_now(main())  # exit without a last garbage collection (~1.5 s)

@@ -5,15 +5,18 @@ the command with the kernel's own Python, ``run_streaming`` runs it and prints e
 comes (a cell would otherwise show nothing until the end), and ``cpu_cores`` says how many
 cores there are to share among the processes. Standard library only: the launching side needs
 no torch, and `course.py` (which runs before the course's environment exists) uses ``cpu_cores`` too.
+``exit_now`` is for the other side: the scripts those commands start end with it.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 # What torchrun sets for every worker it starts.
 LAUNCH_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -57,3 +60,16 @@ def run_streaming(command: Sequence[str], cwd: str | Path | None = None, show: b
             if show and not (hide and hide(line)):
                 print(line, end="", flush=True)
     return process.returncode, "".join(lines)
+
+
+def exit_now(status: int) -> NoReturn:
+    """End the process with ``status``, skipping the garbage collection Python runs on its way out.
+
+    On the way out Python's collector looks at every object still alive, over a million once torch
+    and torchvision are imported, only for the operating system to free all of them a moment later:
+    about 1.5 s of a 2-core laptop for each process (measured here), paid by every rank of every
+    torchrun launch. ``gc.freeze()`` moves those objects out of the collector's sight. Everything
+    else happens as usual: atexit functions run, and printed output is flushed.
+    """
+    gc.freeze()
+    sys.exit(status)

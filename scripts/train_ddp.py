@@ -44,6 +44,7 @@ from torch.utils.data import Dataset
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_utils import distributed as D  # noqa: E402
+from course_utils import launch  # noqa: E402
 from course_utils.data import CLASSES, ShapesDataset  # noqa: E402
 from course_utils.device import seed_everything  # noqa: E402
 from course_utils.training import History, Stopwatch, make_optimizer, make_scheduler  # noqa: E402
@@ -291,4 +292,4 @@ def train(args, ctx: D.DistContext, train_set: Dataset, val_set: Dataset, classe
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    launch.exit_now(main())  # exit without a last garbage collection (~1.5 s)
