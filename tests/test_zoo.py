@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pytest
 import torch
+import torchvision
 
 from course_utils.benchmark import Timing
 from course_utils.counting import count_parameters
@@ -70,6 +71,17 @@ def test_the_weights_choice_is_honoured():
 def test_metadata_parameter_counts_match_the_built_architecture(arch):
     model = build_random(arch, device="meta")  # shapes only: instant, no memory
     assert count_parameters(model) == model_card(arch).params
+
+
+@pytest.mark.filterwarnings("ignore:The default weight initialization of inception_v3:FutureWarning")
+@pytest.mark.parametrize("arch", list(ZOO))
+def test_build_options_change_only_the_initialisation(arch):
+    """The same layers, names and shapes as torchvision's own build of ``arch``."""
+    with torch.device("meta"):
+        plain = torchvision.models.get_model(arch, weights=None)
+    shapes = {name: t.shape for name, t in plain.state_dict().items()}
+    assert {name: t.shape for name, t in build_random(arch, device="meta").state_dict().items()} == shapes
+    assert str(build_random(arch, device="meta")) == str(plain.eval())
 
 
 def test_unknown_architecture_lists_the_valid_ones():
