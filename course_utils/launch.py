@@ -65,7 +65,7 @@ def run_streaming(command: Sequence[str], cwd: str | Path | None = None, show: b
 def exit_now(status: int) -> NoReturn:
     """End the process with ``status``, skipping the garbage collection Python runs on its way out.
 
-    On the way out Python's collector looks at every object still alive, over a million once torch
+    On the way out Python's collector looks at every object still alive, over 330,000 once torch
     and torchvision are imported, only for the operating system to free all of them a moment later:
     about 1.5 s of a 2-core laptop for each process (measured here), paid by every rank of every
     torchrun launch. ``gc.freeze()`` moves those objects out of the collector's sight. Everything
