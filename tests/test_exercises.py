@@ -10,6 +10,8 @@ at the end pin the messages that tell a learner what is wrong.
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import importlib
 import math
 import pkgutil
@@ -328,9 +330,20 @@ def _vgg11_meta(head: int = 1000, frozen: bool = False) -> nn.Module:
     return model
 
 
+@functools.cache
+def _nb03_solution(name: str) -> nn.Module:
+    """nb03's solution model, built once: 133 million weights take about 2 s to initialise."""
+    return getattr(nb03, f"solution_{name}")()
+
+
+def _solved(name: str) -> nn.Module:
+    """A copy of nb03's solution that a wrong answer may change (copying takes a tenth of building)."""
+    return copy.deepcopy(_nb03_solution(name))
+
+
 def _config_c_padded() -> nn.Module:
     """Configuration C whose 1x1 conv3_3 pads by 1: the right weights, a map that grows."""
-    model = nb03.solution_config_c()
+    model = _solved("config_c")
     model.features[14].padding = (1, 1)
     return model
 
@@ -338,7 +351,7 @@ def _config_c_padded() -> nn.Module:
 class _NoFlatten(nn.Module):
     def __init__(self):
         super().__init__()
-        vgg13 = nb03.solution_vgg13()
+        vgg13 = _solved("vgg13")
         self.features, self.avgpool, self.classifier = vgg13.features, vgg13.avgpool, vgg13.classifier
 
     def forward(self, x):  # forgot torch.flatten
@@ -348,26 +361,26 @@ class _NoFlatten(nn.Module):
 # Wrong answers the old nb03 checks passed: a 32x32 probe left pool5 at 1x1 (max = average there),
 # and dropout is off in eval(), so neither p nor the dropout's place changed the logits.
 def _vgg13_adaptive_max_pool() -> nn.Module:
-    model = nb03.solution_vgg13()
+    model = _solved("vgg13")
     model.avgpool = nn.AdaptiveMaxPool2d((7, 7))
     return model
 
 
 def _vgg13_dropout(p: float) -> nn.Module:
-    model = nb03.solution_vgg13()
+    model = _solved("vgg13")
     model.classifier[2], model.classifier[5] = nn.Dropout(p), nn.Dropout(p)
     return model
 
 
 def _vgg13_dropout_before_relu() -> nn.Module:
-    model = nb03.solution_vgg13()
+    model = _solved("vgg13")
     c = model.classifier
     model.classifier = nn.Sequential(c[0], c[2], c[1], c[3], c[5], c[4], c[6])
     return model
 
 
 def _config_c_adaptive_max_pool() -> nn.Module:
-    model = nb03.solution_config_c()
+    model = _solved("config_c")
     model.avgpool = nn.AdaptiveMaxPool2d((7, 7))
     return model
 
