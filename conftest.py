@@ -9,6 +9,7 @@ inherit the environment set here:
 * matplotlib draws off-screen, and torch uses the cores it is given.
 """
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -34,7 +35,18 @@ def pytest_configure(config):
     worker = getattr(config, "workerinput", {}).get("workerid")  # "gw0", "gw1", or None
     if worker is None and getattr(config.option, "numprocesses", None):
         return
-    write_standins(STANDIN_TORCH_HOME, first=int(worker[2:]) if worker else 0)
+    # The first import of torch and torchvision happens here. It makes about 370,000 objects that
+    # live as long as the process; Python's garbage collector walks them all again and again while
+    # they are made (about 1 s here) and at every full collection after (2 to 3 s of a worker's run).
+    # So: no collection while importing; then one, for any garbage the imports left; then what is
+    # left is frozen (gc.freeze: never walked again, never freed: it lives to the end anyway).
+    gc.disable()
+    try:
+        write_standins(STANDIN_TORCH_HOME, first=int(worker[2:]) if worker else 0)
+    finally:
+        gc.enable()
+        gc.collect()
+        gc.freeze()
 
 
 def pytest_unconfigure(config):
@@ -43,8 +55,6 @@ def pytest_unconfigure(config):
     The same step as ``course_utils.launch.exit_now``: about 4 s of every pytest run's end, since
     pytest-xdist waits for its workers to exit.
     """
-    import gc
-
     gc.freeze()
 
 
