@@ -35,9 +35,10 @@ def pytest_configure(config):
     worker = getattr(config, "workerinput", {}).get("workerid")  # "gw0", "gw1", or None
     if worker is None and getattr(config.option, "numprocesses", None):
         return
-    # The first import of torch and torchvision happens here. It makes about 370,000 objects that
-    # live as long as the process; Python's garbage collector walks them all again and again while
-    # they are made (about 1 s here) and at every full collection after (2 to 3 s of a worker's run).
+    # The first import of torch and torchvision happens here (write_standins). It makes over 300,000
+    # objects that live as long as the process; Python's garbage collector walks them all again and
+    # again while they are made (about 1 s here) and at every full collection after (2 to 3 s of a
+    # worker's run).
     # So: no collection while importing; then one, for any garbage the imports left; then what is
     # left is frozen (gc.freeze: never walked again, never freed: it lives to the end anyway).
     gc.disable()
